@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine:
+#   make lab    create/refresh .venv, then start JupyterLab on notebooks/ (127.0.0.1, token auth)
+#   make test   create/refresh .venv, then run the whole suite (lint, unit tests, notebooks, hygiene)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install lab test lint format nav html bench clean
+
+# Re-install only when a pin or the package metadata changes.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@# CPU only: fail loudly if a CUDA wheel sneaked in.
+	@! $(PY) -m pip list 2>/dev/null | grep -iE '^(nvidia|cuda|triton)' || (echo "CUDA packages installed; check the pins" && exit 1)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: install
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --no-browser --ServerApp.root_dir=notebooks
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: lint
+	$(PY) -m pytest
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+nav: install
+	$(PY) scripts/nav.py
+
+html: install
+	$(PY) scripts/render_html.py
+
+bench: install
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""Shared test set-up: a headless matplotlib backend and a notebook timing report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # before anything imports pyplot
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+#: (notebook name, seconds) filled by the notebook tests, printed at the end of the run.
+NOTEBOOK_TIMES: list[tuple[str, float]] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_pyplot_figures():
+    """Keep tests independent: no pyplot figure survives a test."""
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def notebook_times() -> list[tuple[str, float]]:
+    """Append ``(name, seconds)`` here to have a notebook's run time printed in the summary."""
+    return NOTEBOOK_TIMES
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Parametrise any test taking ``notebook_path`` over the whole series, in order."""
+    if "notebook_path" in metafunc.fixturenames:
+        from utils.series import series
+
+        paths = [book.path for book in series(NOTEBOOKS)]
+        metafunc.parametrize("notebook_path", paths, ids=[p.stem for p in paths])
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if NOTEBOOK_TIMES:
+        terminalreporter.section("notebook execution times")
+        for name, seconds in NOTEBOOK_TIMES:
+            terminalreporter.write_line(f"{name:<40} {seconds:6.1f} s")

@@ -1,0 +1,48 @@
+"""Run every notebook headless, top to bottom, as a learner's "Run All" would.
+
+Exercises stay as stubs, so each self-check right after a stub must say "not attempted yet"
+and each folded solution cell must pass its own check (✓). Any error output or anything on
+stderr (warnings included, deprecations too) fails the notebook.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from utils.checks import NOT_ATTEMPTED_MARK, PASS_MARK
+from utils.series import cell_output_text, execute_notebook
+
+
+def tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+@pytest.mark.notebook
+def test_notebook_runs_clean(notebook_path, notebook_times, monkeypatch):
+    path = notebook_path
+    monkeypatch.setenv("PYTHONWARNINGS", "default")  # show every warning once, so we see it
+    executed, seconds = execute_notebook(path)
+    notebook_times.append((path.name, seconds))
+
+    cells = executed["cells"]
+    code_cells = [c for c in cells if c["cell_type"] == "code"]
+    for index, cell in enumerate(code_cells):
+        for output in cell["outputs"]:
+            assert output["output_type"] != "error", f"{path.name} code cell {index} failed"
+            if output["output_type"] == "stream" and output["name"] == "stderr":
+                pytest.fail(
+                    f"{path.name} code cell {index} wrote to stderr:\n"
+                    f"{cell_output_text({'outputs': [output]})}"
+                )
+
+    for index, cell in enumerate(code_cells):
+        if "exercise" in tags(cell):
+            check_cell = code_cells[index + 1]
+            assert NOT_ATTEMPTED_MARK in cell_output_text(check_cell), (
+                f"{path.name}: the self-check after exercise cell {index} should report "
+                "'not attempted' for the untouched stub"
+            )
+        if "solution" in tags(cell):
+            assert PASS_MARK in cell_output_text(cell), (
+                f"{path.name}: solution cell {index} did not pass its self-check"
+            )

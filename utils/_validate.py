@@ -1,0 +1,54 @@
+"""Input checks shared by every helper: say what arrived and what was expected."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def as_tensor(value: object, *, name: str) -> torch.Tensor:
+    """Return ``value`` as a floating-point tensor, or raise a ``TypeError`` naming it.
+
+    Lists and NumPy arrays are accepted, so learners can pass what they have at hand.
+    Integer tensors are promoted to float32; float64 stays float64.
+    """
+    if isinstance(value, torch.Tensor):
+        tensor = value
+    else:
+        try:
+            tensor = torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(
+                f"{name} must be a tensor (or a list/array of numbers); got {type(value).__name__}"
+            ) from exc
+    if tensor.dtype == torch.bool or tensor.is_complex():
+        raise TypeError(f"{name} must hold real numbers; got dtype {tensor.dtype}")
+    if not tensor.is_floating_point():
+        tensor = tensor.to(torch.float32)
+    return tensor.detach()
+
+
+def require_shape(
+    tensor: torch.Tensor, expected: Sequence[int | None], *, name: str, meaning: str
+) -> None:
+    """Raise ``ValueError`` unless ``tensor.shape`` matches ``expected`` (``None`` = any size).
+
+    ``meaning`` spells the axes out, e.g. ``"(out_features, in_features)"``.
+    """
+    shape = tuple(tensor.shape)
+    ok = len(shape) == len(expected) and all(
+        want is None or got == want for got, want in zip(shape, expected, strict=True)
+    )
+    if not ok:
+        pretty = "(" + ", ".join("any" if e is None else str(e) for e in expected) + ")"
+        raise ValueError(f"{name} must have shape {meaning} = {pretty}; got shape {shape}")
+
+
+def require_positive_int(value: object, *, name: str) -> int:
+    """Return ``value`` if it is a positive ``int``, else raise a clear error."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1; got {value}")
+    return value

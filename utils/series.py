@@ -1,0 +1,189 @@
+"""The notebook series as data: which notebooks exist, their titles, their navigation cells.
+
+Navigation is generated, never typed: ``python scripts/nav.py`` rewrites the cell after the
+title and the last cell of every notebook, and a test fails when they drift.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+NAV_MARKER = "<!-- nav -->"
+NOTEBOOK_NAME = re.compile(r"^(?P<number>\d{2})_[a-z0-9_]+\.ipynb$")
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """One notebook of the series."""
+
+    path: Path
+    number: int
+    title: str
+
+    @property
+    def link(self) -> str:
+        """Markdown link to this notebook, relative to the notebooks folder."""
+        return f"[{self.title}]({self.path.name})"
+
+
+def notebook_title(path: Path) -> str:
+    """The text of the notebook's first ``# `` heading (its first markdown cell)."""
+    cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+            break
+    raise ValueError(f"{path}: the first markdown cell must start with a '# ' title")
+
+
+def series(folder: Path) -> list[Notebook]:
+    """All ``NN_name.ipynb`` notebooks in ``folder``, in reading order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no notebooks folder at {folder}")
+    found = []
+    for path in sorted(folder.glob("*.ipynb")):
+        match = NOTEBOOK_NAME.match(path.name)
+        if match:
+            found.append(Notebook(path, int(match["number"]), notebook_title(path)))
+    return found
+
+
+def nav_markdown(notebooks: list[Notebook], index: int) -> str:
+    """The navigation bar for ``notebooks[index]``: previous | index | next.
+
+    >>> books = [Notebook(Path("01_a.ipynb"), 1, "01 · A"),
+    ...          Notebook(Path("02_b.ipynb"), 2, "02 · B")]
+    >>> print(nav_markdown(books, 0))
+    <!-- nav -->
+    ← [Series index](../README.md#the-notebooks) | **01 · A** | [02 · B](02_b.ipynb) →
+    """
+    home = "[Series index](../README.md#the-notebooks)"
+    previous = notebooks[index - 1].link if index > 0 else home
+    following = notebooks[index + 1].link if index + 1 < len(notebooks) else home
+    return f"{NAV_MARKER}\n← {previous} | **{notebooks[index].title}** | {following} →"
+
+
+def _nav_cell(text: str, cell_id: str) -> dict:
+    return {
+        "cell_type": "markdown",
+        "id": cell_id,
+        "metadata": {},
+        "source": text.splitlines(keepends=True),
+    }
+
+
+def with_nav(notebook: dict, nav_text: str) -> dict:
+    """Return ``notebook`` (nbformat JSON) with nav cells right after the title and at the end."""
+    cells = [c for c in notebook["cells"] if not "".join(c["source"]).startswith(NAV_MARKER)]
+    cells = [
+        cells[0],
+        _nav_cell(nav_text, "nav-top"),
+        *cells[1:],
+        _nav_cell(nav_text, "nav-bottom"),
+    ]
+    return {**notebook, "cells": cells}
+
+
+def dump_notebook(notebook: dict) -> str:
+    """Serialise like Jupyter saves (sorted keys, one-space indent, sources as line lists).
+
+    >>> print(dump_notebook({"cells": [{"source": "a\\nb"}]}))
+    {
+     "cells": [
+      {
+       "source": [
+        "a\\n",
+        "b"
+       ]
+      }
+     ]
+    }
+    <BLANKLINE>
+    """
+    cells = []
+    for cell in notebook.get("cells", []):
+        source = cell.get("source", "")
+        if isinstance(source, str):
+            cell = {**cell, "source": source.splitlines(keepends=True)}
+        cells.append(cell)
+    return (
+        json.dumps({**notebook, "cells": cells}, indent=1, sort_keys=True, ensure_ascii=False)
+        + "\n"
+    )
+
+
+def stale_nav(folder: Path) -> list[Path]:
+    """Notebooks whose committed navigation differs from what :func:`with_nav` would write."""
+    notebooks = series(folder)
+    stale = []
+    for i, book in enumerate(notebooks):
+        text = book.path.read_text(encoding="utf-8")
+        if dump_notebook(with_nav(json.loads(text), nav_markdown(notebooks, i))) != text:
+            stale.append(book.path)
+    return stale
+
+
+def write_nav(folder: Path) -> list[Path]:
+    """Rewrite the navigation cells of every notebook in ``folder``; return those changed."""
+    notebooks = series(folder)
+    changed = []
+    for i, book in enumerate(notebooks):
+        text = book.path.read_text(encoding="utf-8")
+        new = dump_notebook(with_nav(json.loads(text), nav_markdown(notebooks, i)))
+        if new != text:
+            book.path.write_text(new, encoding="utf-8")
+            changed.append(book.path)
+    return changed
+
+
+def cell_text(cell: dict) -> str:
+    """A cell's source as one string, whether stored as a string or a list of lines."""
+    source = cell.get("source", "")
+    return source if isinstance(source, str) else "".join(source)
+
+
+def cell_output_text(cell: dict) -> str:
+    """Everything a code cell printed or displayed as text (streams, results, errors)."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if "text" in output:
+            parts.append(cell_text({"source": output["text"]}))
+        data = output.get("data", {})
+        if "text/plain" in data:
+            parts.append(cell_text({"source": data["text/plain"]}))
+        if output.get("output_type") == "error":
+            parts.append(f"{output['ename']}: {output['evalue']}")
+    return "".join(parts)
+
+
+def execute_notebook(
+    path: Path, *, timeout: int = 300, store_widget_state: bool = False
+) -> tuple[dict, float]:
+    """Run a notebook top to bottom in a fresh kernel; return the executed JSON and seconds taken.
+
+    The kernel starts in the notebook's folder, as JupyterLab would start it. Raises
+    ``nbclient.exceptions.CellExecutionError`` on the first failing cell.
+    """
+    import time
+
+    import nbclient
+    import nbformat
+
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        store_widget_state=store_widget_state,
+    )
+    start = time.perf_counter()
+    client.execute()
+    return json.loads(nbformat.writes(notebook)), time.perf_counter() - start
