@@ -1,8 +1,4 @@
-"""Drawing helpers. Each takes an ``Axes``, draws onto it and returns the artists it made.
-
-Nothing here creates figures or touches global style, so the same function serves a static
-``plt.subplots()`` cell and a slider demo that owns its ``Figure``.
-"""
+"""Core drawings: weight matrices, vectors, and the plane before and after an affine map."""
 
 from __future__ import annotations
 
