@@ -46,7 +46,11 @@ def test_affine_grid_moves_the_square_to_the_columns(ax):
     artists = plots.affine_grid(ax, A, torch.tensor([1.0, 0.0]))
     corners = artists["after_square"].get_xy()[:4]
     np.testing.assert_allclose(corners, [[1, 0], [3, 1], [3, 2], [1, 1]])
-    assert len(artists["after_grid"]) == len(artists["before_grid"]) == 18
+    assert (
+        len(artists["after_grid"].get_segments())
+        == len(artists["before_grid"].get_segments())
+        == 18
+    )
 
 
 def test_point_cloud_before_and_after(ax):

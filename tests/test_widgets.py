@@ -64,3 +64,21 @@ def test_figure_png_and_slider_helpers_reject_bad_input():
         float_slider("x", 5.0, -1.0, 1.0)
     with pytest.raises(ValueError, match=r"value 0 must lie in \[1, 3\]"):
         int_slider("n", 0, 1, 3)
+
+
+def draw_panels(fig, panels: int) -> str:
+    for ax in fig.subplots(1, panels, squeeze=False)[0]:
+        ax.plot([0, 1], [0, panels])
+        ax.set_title(f"{panels} panels")
+    return f"{panels} panels"
+
+
+def test_layout_is_reused_while_axes_stay_and_redone_when_they_change():
+    demo = slider_demo(draw_panels, {"panels": int_slider("panels", 2, 1, 4)})
+    first = [ax.get_position().bounds for ax in demo.figure.axes]
+    demo.controls["panels"].value = 3
+    assert len(demo.figure.axes) == 3
+    lefts = [ax.get_position().x0 for ax in demo.figure.axes]
+    assert lefts == sorted(lefts) and len(set(lefts)) == 3  # laid out side by side, not stacked
+    demo.controls["panels"].value = 2
+    assert [ax.get_position().bounds for ax in demo.figure.axes] == first

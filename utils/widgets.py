@@ -111,13 +111,32 @@ def slider_demo(
         redraw=lambda: None,
     )
 
-    def redraw(_change: object = None) -> None:
+    # Constrained layout is the slowest step of a redraw, so it runs only when the set of axes
+    # changes; otherwise each new frame reuses the axes positions it computed.
+    frozen_positions: list = []
+
+    def draw_frame(values: dict[str, object]) -> str:
         fig.clear()
+        fig.set_layout_engine("none" if frozen_positions else "constrained")
+        text = draw(fig, **values)
+        if frozen_positions and len(fig.axes) == len(frozen_positions):
+            for ax, position in zip(fig.axes, frozen_positions, strict=True):
+                ax.set_position(position)
+        elif frozen_positions:  # the draw made a different set of axes: lay it out afresh
+            frozen_positions.clear()
+            text = draw_frame(values)
+        else:
+            fig.get_layout_engine().execute(fig)
+            frozen_positions.extend(ax.get_position() for ax in fig.axes)
+        return text
+
+    def redraw(_change: object = None) -> None:
         try:
-            text = draw(fig, **demo.values())
+            text = draw_frame(demo.values())
             demo.last_error = None
         except ValueError as exc:  # a setting that makes no sense: say so, keep the widget alive
             fig.clear()
+            frozen_positions.clear()
             demo.last_error = str(exc)
             text = f"⚠ {exc}"
         image.value = figure_png(fig)

@@ -13,6 +13,7 @@ ENTRY_RANGE = (-2.0, 2.0)
 SHIFT_RANGE = (-1.5, 1.5)
 #: Fixed view so the axes do not jump while a slider moves.
 VIEW = 4.0
+TICKS = (-4, -2, 0, 2, 4)
 
 
 def describe_affine(A: torch.Tensor, b: torch.Tensor) -> str:
@@ -38,10 +39,12 @@ def draw_affine_grid(
     fig: Figure, a11: float, a12: float, a21: float, a22: float, b1: float, b2: float
 ) -> str:
     """Draw the plane before and after ``x ↦ A x + b`` on ``fig``; return the readout."""
-    A = torch.tensor([[a11, a12], [a21, a22]])
-    b = torch.tensor([b1, b2])
+    A = torch.tensor([[a11, a12], [a21, a22]], dtype=torch.float32)
+    b = torch.tensor([b1, b2], dtype=torch.float32)
     ax = fig.add_subplot()
     affine_grid(ax, A, b, view=VIEW)
+    ax.set_xticks(TICKS)
+    ax.set_yticks(TICKS)
     ax.set_title(f"A = [[{a11:.1f}, {a12:.1f}], [{a21:.1f}, {a22:.1f}]],  b = ({b1:.1f}, {b2:.1f})")
     return describe_affine(A, b)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.colors as mcolors
 import torch
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.container import BarContainer
 from matplotlib.image import AxesImage
 from matplotlib.patches import FancyArrow, Polygon, Rectangle
@@ -147,11 +148,16 @@ def affine_grid(
     require_shape(A_t, (2, 2), name="A", meaning="(2, 2)")
     require_shape(b_t, (2,), name="b", meaning="(2,)")
     lines = grid_lines(extent=extent)
-    artists: dict[str, object] = {"before_grid": [], "after_grid": []}
-    for line in lines:
-        artists["before_grid"] += ax.plot(line[:, 0], line[:, 1], color=BEFORE_COLOR, lw=0.6)
-        moved = affine_map(line, A_t, b_t)
-        artists["after_grid"] += ax.plot(moved[:, 0], moved[:, 1], color=AFTER_COLOR, lw=0.8)
+    moved = affine_map(torch.cat(lines), A_t, b_t).split([len(line) for line in lines])
+    # One LineCollection per grid instead of one Line2D per grid line: far cheaper to redraw.
+    artists: dict[str, object] = {
+        "before_grid": ax.add_collection(
+            LineCollection([line.numpy() for line in lines], colors=BEFORE_COLOR, linewidths=0.6)
+        ),
+        "after_grid": ax.add_collection(
+            LineCollection([line.numpy() for line in moved], colors=AFTER_COLOR, linewidths=0.8)
+        ),
+    }
     square = unit_square()
     artists["before_square"] = ax.add_patch(
         Polygon(square.numpy(), closed=True, facecolor="0.85", edgecolor="0.5", alpha=0.6)
