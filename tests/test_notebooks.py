@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from utils.checks import NOT_ATTEMPTED_MARK, PASS_MARK
-from utils.series import cell_output_text, execute_notebook
+from utils.series import cell_output_text, cell_text, execute_notebook
 
 
 def tags(cell: dict) -> list[str]:
@@ -21,6 +21,7 @@ def tags(cell: dict) -> list[str]:
 def test_notebook_runs_clean(notebook_path, notebook_times, monkeypatch):
     path = notebook_path
     monkeypatch.setenv("PYTHONWARNINGS", "default")  # show every warning once, so we see it
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel draws inline, as in JupyterLab
     executed, seconds = execute_notebook(path)
     notebook_times.append((path.name, seconds))
 
@@ -34,6 +35,14 @@ def test_notebook_runs_clean(notebook_path, notebook_times, monkeypatch):
                     f"{path.name} code cell {index} wrote to stderr:\n"
                     f"{cell_output_text({'outputs': [output]})}"
                 )
+
+    shows = sum("plt.show()" in cell_text(cell) for cell in code_cells)
+    images = sum(
+        "image/png" in output.get("data", {}) for cell in code_cells for output in cell["outputs"]
+    )
+    assert images >= shows, (
+        f"{path.name}: {shows} cells call plt.show() but {images} plots came out"
+    )
 
     for index, cell in enumerate(code_cells):
         if "exercise" in tags(cell):

@@ -36,6 +36,14 @@ def test_value_error_is_shown_not_raised():
     assert demo.last_error is None
 
 
+def test_image_is_shown_at_its_pixel_size():
+    demo = slider_demo(
+        draw_line, {"slope": float_slider("slope", 1.0, -2.0, 2.0)}, figsize=(5.0, 3.0), dpi=80
+    )
+    assert demo.image.layout.width == "400px"  # 5 in × 80 dpi, not stretched to the cell
+    assert demo.image.layout.max_width == "100%"
+
+
 def test_no_pyplot_figures_are_created():
     before = plt.get_fignums()
     demo = slider_demo(draw_line, {"slope": float_slider("slope", 1.0, -2.0, 2.0)})

@@ -35,7 +35,8 @@ def figure_png(fig: Figure, *, dpi: float | None = None) -> bytes:
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    # Fast zlib level: a redraw is interactive, a few extra kilobytes do not matter.
+    fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
@@ -100,7 +101,13 @@ def slider_demo(
             )
 
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+    # Show the PNG at its own pixel size (a VBox would stretch it, blurry, to the cell width);
+    # narrower screens scale it down, keeping the aspect ratio.
+    width_px = round(figsize[0] * dpi)
+    image = widgets.Image(
+        format="png",
+        layout=widgets.Layout(width=f"{width_px}px", max_width="100%", height="auto"),
+    )
     readout = widgets.HTML()
     demo = SliderDemo(
         widget=widgets.VBox([*controls.values(), readout, image]),
@@ -117,7 +124,7 @@ def slider_demo(
 
     def draw_frame(values: dict[str, object]) -> str:
         fig.clear()
-        fig.set_layout_engine("none" if frozen_positions else "constrained")
+        fig.set_layout_engine(None if frozen_positions else "constrained")
         text = draw(fig, **values)
         if frozen_positions and len(fig.axes) == len(frozen_positions):
             for ax, position in zip(fig.axes, frozen_positions, strict=True):

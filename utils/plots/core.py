@@ -128,7 +128,13 @@ def vector_bars(
 
 
 def affine_grid(
-    ax: Axes, A: object, b: object, *, extent: float = 2.0, view: float | None = None
+    ax: Axes,
+    A: object,
+    b: object,
+    *,
+    extent: float = 2.0,
+    view: float | None = None,
+    legend: bool = True,
 ) -> dict[str, object]:
     """Draw how ``x ↦ A x + b`` warps the plane: grid, unit square and basis vectors.
 
@@ -202,7 +208,8 @@ def affine_grid(
     ax.set_aspect("equal")
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
-    ax.legend(loc="upper left", fontsize=8)
+    if legend:
+        ax.legend(loc="upper left", fontsize=8)
     return artists
 
 
