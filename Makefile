@@ -1,13 +1,16 @@
 # Two commands do everything on a fresh machine:
 #   make lab    create/refresh .venv, then start JupyterLab on notebooks/ (127.0.0.1, token auth)
-#   make test   create/refresh .venv, then run the whole suite (lint, unit tests, notebooks, hygiene)
+#   make test   create/refresh .venv (and Debian's chromium for the browser tests, if missing),
+#               then run everything: lint, unit, notebooks, hygiene, browser, Binder, HTML
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The browser tests drive Debian's Chromium through Playwright (never Playwright's own download).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install lab test lint format nav html bench clean
+.PHONY: install browser lab test lint format nav html bench clean
 
 # Re-install only when a pin or the package metadata changes.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -20,14 +23,26 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP)
 
+# Installed once; as root on a fresh Debian machine (CI), otherwise through sudo.
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests (apt-get)..."
+	@SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	$$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium > /dev/null
+	@test -x $(CHROMIUM)
+
+browser: $(CHROMIUM)
+
+# Jupyter refuses to run as root without --allow-root (containers, CI machines); auth stays on.
 lab: install
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --no-browser --ServerApp.root_dir=notebooks
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --no-browser --ServerApp.root_dir=notebooks \
+		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: lint
+test: lint $(CHROMIUM)
 	$(PY) -m pytest
 
 format: install

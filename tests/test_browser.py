@@ -1,0 +1,355 @@
+"""The series as a learner meets it: real JupyterLab in real Chromium, driven by Playwright.
+
+For every notebook: open it, wait for the kernel, Run → Run All Cells, then check that no cell
+shows an error or anything on stderr, that every widget rendered, and that every slider moved
+with the keyboard redraws its demo's picture and updates its readout. The time from key press
+to new picture is measured and printed at the end of the run; a full-notebook screenshot of
+each notebook after Run All goes to ``artifacts/screenshots/`` for a human to look at.
+
+Chromium is Debian's (``/usr/bin/chromium``, installed by ``make test``); Playwright's own
+browser download is never used.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from lab_server import JupyterLabServer
+from playwright.sync_api import Browser, ElementHandle, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+LATENCY_REPORT = ARTIFACTS / "browser_slider_latency.txt"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-background-networking",  # the machine's network is closed: no calls home
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+VIEWPORT = {"width": 1280, "height": 900}
+MOVES_PER_SLIDER = 3
+#: Screenshots taller than this (px) are cut; Chromium cannot paint much more in one go.
+MAX_SCREENSHOT_HEIGHT = 16000
+
+#: (notebook, sliders moved, latencies in ms, largest picture zoom), printed at the end.
+SLIDER_LATENCIES: list[tuple[str, int, list[float], float]] = []
+
+ACTIVE_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+CODE_PROMPTS = f"{ACTIVE_PANEL} .jp-Notebook .jp-CodeCell .jp-InputArea-prompt"
+ERROR_OUTPUTS = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+
+# Walk up from a slider handle to the demo box that holds it: the nearest widget box with an
+# image widget among its direct children (utils.widgets.slider_demo: controls, readout, image).
+_DEMO_PARTS_JS = """handle => {
+    for (let box = handle.parentElement; box; box = box.parentElement) {
+        if (!box.classList.contains('widget-box')) continue;
+        const image = [...box.children].find(child => child.tagName === 'IMG');
+        if (image) {
+            const readout = [...box.children].find(c => c.classList.contains('widget-html'));
+            return {image, readout: readout || null};
+        }
+    }
+    return null;
+}"""
+
+# Arm a one-shot measurement: key-down time on the handle, time the image's src changes.
+_ARM_JS = """([handle, image]) => {
+    const move = {t0: null, t1: null, src: image.src};
+    window.__sliderMove = move;
+    handle.addEventListener('keydown', () => { move.t0 = performance.now(); },
+                            {capture: true, once: true});
+    const observer = new MutationObserver(() => {
+        if (image.src !== move.src) { move.t1 = performance.now(); observer.disconnect(); }
+    });
+    observer.observe(image, {attributes: true, attributeFilter: ['src']});
+}"""
+
+
+class _LatencyReport:
+    """A pytest plugin object: prints the slider latencies in the terminal summary."""
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not SLIDER_LATENCIES:
+            return
+        lines = _latency_lines()
+        terminalreporter.section("browser slider latency (key press -> new image)")
+        for line in lines:
+            terminalreporter.write_line(line)
+        ARTIFACTS.mkdir(exist_ok=True)
+        LATENCY_REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _latency_lines() -> list[str]:
+    lines = []
+    for name, sliders, latencies, zoom in SLIDER_LATENCIES:
+        if latencies:
+            lines.append(
+                f"{name:<28} {sliders:2d} sliders {len(latencies):3d} moves  "
+                f"median {statistics.median(latencies):5.0f} ms  max {max(latencies):5.0f} ms  "
+                f"(pictures shown at up to {zoom:.1f}x their pixel size)"
+            )
+        else:
+            lines.append(f"{name:<28} no sliders")
+    return lines
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, pytestconfig):
+    """One JupyterLab for the module, on a throw-away copy of notebooks/; always stopped."""
+    if not pytestconfig.pluginmanager.has_plugin("browser-latency-report"):
+        pytestconfig.pluginmanager.register(_LatencyReport(), "browser-latency-report")
+    server = JupyterLabServer(ROOT / "notebooks", tmp_path_factory.mktemp("jupyterlab"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "jupyterlab.log").write_text(server.log(), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: run `make test` (it installs chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, lab: JupyterLabServer):
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+        lab.shutdown_kernels()  # the next notebook gets the CPU to itself
+
+
+def _wait_for_idle_kernel(page: Page, lab: JupyterLabServer, name: str, timeout: float = 60):
+    """The server's session for ``name`` has a kernel that is idle, and the page says so too."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sessions = [s for s in lab.api("GET", "/api/sessions") if s["path"].endswith(name)]
+        indicator = page.get_attribute(
+            f"{ACTIVE_PANEL} .jp-Notebook-ExecutionIndicator", "data-status"
+        )
+        if sessions and sessions[0]["kernel"]["execution_state"] == "idle" and indicator == "idle":
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{name}: the kernel was not idle within {timeout} s")
+
+
+def _run_all(page: Page, timeout_ms: float = 180_000) -> None:
+    """Run → Run All Cells from the menu bar, then wait until every code cell has run."""
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    page.wait_for_function(
+        """selector => {
+            const prompts = [...document.querySelectorAll(selector)];
+            return prompts.length > 0
+                && prompts.every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim()));
+        }""",
+        arg=CODE_PROMPTS,
+        timeout=timeout_ms,
+        polling=250,
+    )
+
+
+def _full_screenshot(page: Page, path: Path) -> None:
+    """Grow the window to the notebook's height (JupyterLab scrolls inside), then shoot.
+
+    Cells that come into view get laid out for real and the notebook grows, so measure again
+    until the height settles.
+    """
+    height = VIEWPORT["height"]
+    for _ in range(5):
+        needed = page.evaluate(
+            """() => {
+                const scroller = document.querySelector(
+                    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer');
+                scroller.scrollTop = 0;  // Run All leaves the notebook scrolled to its end
+                const cells = scroller.querySelectorAll('.jp-Cell');
+                const end = cells[cells.length - 1].getBoundingClientRect().bottom;
+                const top = scroller.getBoundingClientRect().top;
+                // cells + what is above and below the scroller (menus, toolbar, status bar)
+                return Math.ceil(end - top + window.innerHeight - scroller.clientHeight + 16);
+            }"""
+        )
+        needed = min(needed, MAX_SCREENSHOT_HEIGHT)
+        if needed <= height:
+            break
+        height = needed
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+        page.wait_for_timeout(300)  # let the cells that came into view lay out
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(VIEWPORT)
+
+
+def _aria_value(handle: ElementHandle, name: str) -> float:
+    return float(handle.get_attribute(f"aria-value{name}"))
+
+
+def _move_slider(page: Page, handle: ElementHandle, image: ElementHandle, key: str) -> float:
+    """Press ``key`` on the focused handle; return ms from key-down to the new image src."""
+    page.evaluate(_ARM_JS, [handle, image])
+    handle.press(key)
+    page.wait_for_function("() => window.__sliderMove.t1 !== null", timeout=15_000, polling="raf")
+    move = page.evaluate("() => window.__sliderMove")
+    assert move["t0"] is not None, "the key press never reached the slider handle"
+    return move["t1"] - move["t0"]
+
+
+def _picture_zoom(page: Page) -> float:
+    """How much the browser enlarges the demos' PNGs (above ~1.3x they look blurry)."""
+    return page.evaluate(
+        """() => Math.max(1, ...[...document.querySelectorAll('.widget-box > img')]
+                .filter(img => img.naturalWidth > 0)
+                .map(img => img.getBoundingClientRect().width / img.naturalWidth))"""
+    )
+
+
+def _exercise_sliders(page: Page, name: str) -> tuple[int, list[float]]:
+    """Move every slider on the page; assert each redraws its picture and updates its readout."""
+    handles = page.query_selector_all(f"{ACTIVE_PANEL} .noUi-handle")
+    latencies: list[float] = []
+    readouts_changed: dict[int, bool] = {}
+    for number, handle in enumerate(handles, start=1):
+        label = handle.evaluate(
+            "h => h.closest('.widget-slider')?.querySelector('.widget-label')?.textContent"
+        )
+        where = f"{name}, slider {number} ({label!r})"
+        parts = handle.evaluate_handle(_DEMO_PARTS_JS)
+        assert parts.evaluate("p => p !== null"), f"{where}: no image widget next to the slider"
+        image = parts.get_property("image").as_element()
+        readout = parts.get_property("readout").as_element()
+        assert readout is not None, f"{where}: no readout (HTML widget) in the demo box"
+        demo = image.evaluate("img => [...document.querySelectorAll('img')].indexOf(img)")
+
+        value_label = handle.evaluate_handle(
+            "h => h.closest('.widget-slider').querySelector('.widget-readout')"
+        ).as_element()
+        low, high = _aria_value(handle, "min"), _aria_value(handle, "max")
+        key = "ArrowRight" if _aria_value(handle, "now") < (low + high) / 2 else "ArrowLeft"
+        readout_before = readout.inner_text()
+        images = {image.get_attribute("src")}
+        handle.focus()
+        for _ in range(MOVES_PER_SLIDER):
+            value_before = value_label.inner_text() if value_label else None
+            now = _aria_value(handle, "now")
+            if now >= high:
+                key = "ArrowLeft"
+            elif now <= low:
+                key = "ArrowRight"
+            latencies.append(_move_slider(page, handle, image, key))
+            images.add(image.get_attribute("src"))
+            if value_label is not None:
+                assert value_label.inner_text() != value_before, (
+                    f"{where}: {key} did not change the slider's value"
+                )
+        assert len(images) == MOVES_PER_SLIDER + 1, f"{where}: the picture did not change"
+        # The readout arrives in the same redraw as the picture, a message later.
+        try:
+            page.wait_for_function(
+                "([el, before]) => el.innerText !== before",
+                arg=[readout, readout_before],
+                timeout=1_000,
+            )
+            readouts_changed[demo] = True
+        except PlaywrightTimeout:
+            readouts_changed.setdefault(demo, False)
+        text = readout.inner_text()
+        assert text.strip(), f"{where}: the readout is empty"
+        assert "⚠" not in text, f"{where}: the demo reported an error: {text}"
+    for demo, changed in readouts_changed.items():
+        assert changed, f"{name}: demo {demo}: no slider move changed its readout"
+    return len(handles), latencies
+
+
+def _setting_default(lab: JupyterLabServer, plugin: str, key: str) -> object:
+    """The default JupyterLab uses for a setting (ours from overrides.json, else the schema's)."""
+    return lab.api("GET", f"/lab/api/settings/{plugin}")["schema"]["properties"][key]["default"]
+
+
+def test_lab_keeps_auth_on_and_stays_quiet(lab: JupyterLabServer):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{lab.base_url}/api/sessions", timeout=10)  # no token
+    assert refused.value.code == 403
+    refused.value.close()
+    assert lab.api("GET", "/lab/api/news") == {"news": []}
+    assert lab.api("GET", "/lab/api/update") == {"notification": None}
+    notification = "@jupyterlab/apputils-extension:notification"
+    assert _setting_default(lab, notification, "fetchNews") == "false"
+    assert _setting_default(lab, notification, "checkForUpdates") is False
+    assert _setting_default(lab, "@jupyterlab/docmanager-extension:plugin", "autosave") is False
+
+
+def test_notebook_in_jupyterlab(notebook_path: Path, lab: JupyterLabServer, page: Page):
+    page_errors: list[str] = []  # uncaught exceptions in the page's JavaScript
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    failed_shot = SCREENSHOTS / f"{notebook_path.stem}-FAILED.png"
+    failed_shot.unlink(missing_ok=True)  # from an earlier run
+    try:
+        _check_notebook(notebook_path, lab, page)
+    except BaseException:
+        # Keep what the page looked like when it failed, next to the good screenshots.
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(failed_shot))
+        raise
+    assert not page_errors, f"{notebook_path.name}: JavaScript errors: {page_errors}"
+
+
+def _check_notebook(notebook_path: Path, lab: JupyterLabServer, page: Page) -> None:
+    name = notebook_path.name
+    page.goto(lab.lab_url(name))
+    page.wait_for_selector(f"{ACTIVE_PANEL} .jp-Notebook-ExecutionIndicator", timeout=60_000)
+    panels = page.locator(".jp-NotebookPanel").count()
+    assert panels == 1, f"{name}: expected only this notebook open, found {panels} notebooks"
+    _wait_for_idle_kernel(page, lab, name)
+    # Fold the file browser away, as a learner does to read: wider cells, readable screenshots.
+    left_tab = page.query_selector(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+    if left_tab is not None:
+        left_tab.click()
+
+    _run_all(page)
+    _wait_for_idle_kernel(page, lab, name)
+    page.wait_for_function(
+        "() => !document.body.innerText.includes('Loading widget...')", timeout=30_000
+    )
+
+    errors = [e.inner_text() for e in page.query_selector_all(ERROR_OUTPUTS)]
+    assert not errors, f"{name}: error or stderr output after Run All:\n" + "\n---\n".join(errors)
+    body = page.inner_text("body")
+    assert "Error displaying widget" not in body, f"{name}: a widget failed to display"
+    assert not re.search(r"<Figure size \d+x\d+ with \d+ Axes>", body), (
+        f"{name}: a figure was printed as text instead of drawn"
+    )
+    duplicated = page.evaluate(
+        """() => [...document.querySelectorAll('.jp-Cell .jp-OutputArea')].filter(area => {
+            const pictures = [...area.querySelectorAll('img[src^="data:"]')].map(i => i.src);
+            return new Set(pictures).size < pictures.length;
+        }).length"""
+    )
+    assert duplicated == 0, f"{name}: {duplicated} cell(s) show the same figure twice"
+    _full_screenshot(page, SCREENSHOTS / f"{notebook_path.stem}.png")
+
+    zoom = _picture_zoom(page)
+    sliders, latencies = _exercise_sliders(page, name)
+    SLIDER_LATENCIES.append((name, sliders, latencies, zoom))
