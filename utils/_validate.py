@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from matplotlib.axes import Axes
 
 
 def as_tensor(value: object, *, name: str) -> torch.Tensor:
@@ -52,3 +53,12 @@ def require_positive_int(value: object, *, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1; got {value}")
     return value
+
+
+def require_axes(ax: object) -> Axes:
+    """Return ``ax`` if it is a matplotlib ``Axes``, else raise a ``TypeError`` naming what came."""
+    if not isinstance(ax, Axes):
+        raise TypeError(
+            f"ax must be a matplotlib Axes (e.g. from plt.subplots()); got {type(ax).__name__}"
+        )
+    return ax

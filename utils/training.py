@@ -15,12 +15,10 @@ function says so), runs on the CPU in well under a second, and returns plain ten
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -28,31 +26,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from utils._validate import as_tensor, require_positive_int, require_shape
+from utils.functional import threads
 
 #: Optimiser names accepted by :func:`run_optimizer`.
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run the body on one intra-op thread, then restore the previous setting.
-
-    Tiny models gain nothing from threads, and on a busy 2-core machine the threads' spinning
-    can make a step 10-50× slower, so the training helpers below train on one thread.
-
-    >>> before = torch.get_num_threads()
-    >>> with single_thread():
-    ...     torch.get_num_threads()
-    1
-    >>> torch.get_num_threads() == before
-    True
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _require_nonnegative(value: object, *, name: str) -> float:
@@ -227,7 +204,7 @@ def run_optimizer(
     if not math.isfinite(start):
         raise ValueError(f"the starting loss must be finite; got {start}")
     diverged_at = None
-    with single_thread():
+    with threads(1):  # tiny models: threads cost more than they save
         for step in range(steps + 1):
             opt.zero_grad()
             loss = F.mse_loss(model(X), Y)
@@ -513,7 +490,7 @@ def train_classifier(
 
     start = time.perf_counter()
     model.train()
-    with single_thread():
+    with threads(1):  # tiny models: threads cost more than they save
         record(0)
         for step in range(1, steps + 1):
             opt.zero_grad()
@@ -639,7 +616,7 @@ def train_boundary(
             y_val=y_val,
             eval_every=max(1, steps // 20),
         )
-    with single_thread():
+    with threads(1):  # tiny models: threads cost more than they save
         xs, ys, probs = decision_grid(model, limits=BOUNDARY_LIMITS[dataset], resolution=resolution)
     first = model[0]
     return BoundaryResult(

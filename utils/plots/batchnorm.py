@@ -5,8 +5,8 @@ from __future__ import annotations
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
-from utils._validate import as_tensor
-from utils.plots.core import AFTER_COLOR, _check_axes
+from utils._validate import as_tensor, require_axes
+from utils.plots.core import AFTER_COLOR
 
 BEFORE_BN_COLOR = "0.55"
 MEAN_COLOR = "tab:orange"
@@ -35,7 +35,7 @@ def bn_histograms(
     ['after', 'before']
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a positive int; got {bins!r}")
     artists: dict[str, object] = {}
@@ -89,7 +89,7 @@ def running_stats(
     (3, 3, 1)
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     m = as_tensor(means, name="means")
     v = as_tensor(variances, name="variances")
     if m.ndim == 1:
@@ -139,7 +139,7 @@ def seed_loss_curves(
     (3, 1)
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     curves = as_tensor(losses, name="losses")
     if curves.ndim == 1:
         curves = curves[None, :]

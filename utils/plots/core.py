@@ -11,21 +11,13 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import FancyArrow, Polygon, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from utils._validate import as_tensor, require_shape
+from utils._validate import as_tensor, require_axes, require_shape
 from utils.affine import affine_map, grid_lines, unit_square
 
 #: Diverging colormap: blue for negative weights, white at zero, red for positive.
 DIVERGING_CMAP = "RdBu_r"
 BEFORE_COLOR = "0.75"
 AFTER_COLOR = "tab:blue"
-
-
-def _check_axes(ax: object) -> Axes:
-    if not isinstance(ax, Axes):
-        raise TypeError(
-            f"ax must be a matplotlib Axes (e.g. from plt.subplots()); got {type(ax).__name__}"
-        )
-    return ax
 
 
 def _integer_ticks(axis: object, count: int) -> None:
@@ -60,7 +52,7 @@ def weight_heatmap(
     ('output feature (row of W)', 'input feature (column of W)')
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     W = as_tensor(weight, name="weight")
     if W.ndim == 1:
         W = W.unsqueeze(0)
@@ -114,7 +106,7 @@ def vector_bars(
     3
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     v = as_tensor(vector, name=name)
     require_shape(v, (None,), name=name, meaning="(n,)")
     colors = ["tab:red" if value >= 0 else "tab:blue" for value in v.tolist()]
@@ -148,7 +140,7 @@ def affine_grid(
     ['after_grid', 'after_square', 'before_grid', 'before_square', 'e1', 'e2']
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     A_t = as_tensor(A, name="A")
     b_t = as_tensor(b, name="b")
     require_shape(A_t, (2, 2), name="A", meaning="(2, 2)")
@@ -228,7 +220,7 @@ def point_cloud(
     2
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     P = as_tensor(before, name="before")
     require_shape(P, (None, 2), name="before", meaning="(n_points, 2)")
     artists = [ax.scatter(P[:, 0], P[:, 1], s=12, color=BEFORE_COLOR, label=labels[0])]

@@ -10,9 +10,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from utils._validate import as_tensor
+from utils._validate import as_tensor, require_axes
 from utils.linear_shapes import LinearShapes
-from utils.plots.core import _check_axes
 
 #: Values are drawn no lower/higher than this on log axes (0 and overflow stay visible).
 LOG_FLOOR, LOG_CEILING = 1e-12, 1e30
@@ -40,7 +39,7 @@ def per_layer_curves(
     >>> lines[0].get_xdata().tolist(), ax.get_yscale()
     ([1, 2, 3], 'log')
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     if not curves:
         raise ValueError("curves must map a label to per-layer values; got an empty mapping")
     lines = []
@@ -88,7 +87,7 @@ def init_histogram(
     >>> sorted(artists)
     ['bars', 'bounds', 'density']
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     flat = as_tensor(values, name="values").flatten()
     if flat.numel() == 0:
         raise ValueError("values is empty; expected at least one weight")
@@ -158,7 +157,7 @@ def linear_shape_diagram(ax: Axes, shapes: LinearShapes) -> dict[str, object]:
     >>> sorted(linear_shape_diagram(ax, explore_linear_shapes(3, 0, 4, 2)))
     ['W.T', 'b', 'inner', 'x', 'y']
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     if not isinstance(shapes, LinearShapes):
         raise TypeError(f"shapes must be a LinearShapes; got {type(shapes).__name__}")
     rows, got = shapes.rows, shapes.input_shape[-1]

@@ -12,8 +12,8 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator
 
-from utils._validate import as_tensor, require_shape
-from utils.plots.core import DIVERGING_CMAP, _check_axes
+from utils._validate import as_tensor, require_axes, require_shape
+from utils.plots.core import DIVERGING_CMAP
 
 #: Horizontal space between blocks, in cells (room for the ·, + and = signs).
 GAP = 1.6
@@ -61,7 +61,7 @@ def matmul_blocks(
     ['WT', 'X', 'Y', 'b', 'bias', 'cell', 'col', 'row']
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     X_t = as_tensor(X, name="X")
     require_shape(X_t, (None, None), name="X", meaning="(batch, in_features)")
     batch, n_in = X_t.shape
@@ -134,7 +134,7 @@ def gflops_curves(
     ['F.linear', 'peak']
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     xs = as_tensor(x, name="x")
     require_shape(xs, (None,), name="x", meaning="(points,)")
     if not curves:

@@ -10,8 +10,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
-from utils._validate import as_tensor, require_shape
-from utils.plots.core import _check_axes
+from utils._validate import as_tensor, require_axes, require_shape
 
 #: One colour per class in the 2-D classification plots (class 0, class 1).
 CLASS_COLORS = ("tab:blue", "tab:red")
@@ -48,7 +47,7 @@ def loss_curves(
     (['SGD', 'Adam'], 'log')
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     if not isinstance(histories, Mapping) or not histories:
         raise TypeError(
             "histories must be a non-empty mapping label -> losses, e.g. {'SGD': losses}; "
@@ -102,7 +101,7 @@ def trajectory_contour(
     (['contours', 'paths', 'target'], [-1.0, 1.0])
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     x = _finite_1d(w1s, name="w1s")
     y = _finite_1d(w2s, name="w2s")
     Z = as_tensor(surface, name="surface")
@@ -173,7 +172,7 @@ def unit_lines(
     (2, [1.0, 1.0])
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     W = as_tensor(weight, name="weight")
     require_shape(W, (None, 2), name="weight", meaning="(width, 2)")
     b = as_tensor(bias, name="bias")
@@ -225,7 +224,7 @@ def decision_boundary(
     (['boundary', 'points', 'shading', 'units'], 1)
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     gx = _finite_1d(xs, name="xs")
     gy = _finite_1d(ys, name="ys")
     P = as_tensor(probs, name="probs")
@@ -296,7 +295,7 @@ def train_val_curves(
     (True, '--')
     >>> plt.close(fig)
     """
-    ax = _check_axes(ax)
+    ax = require_axes(ax)
     x = _finite_1d(steps, name="steps")
     t = _finite_1d(train, name="train")
     v = _finite_1d(val, name="val")
