@@ -8,12 +8,25 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")  # before anything imports pyplot
 
 import pytest
+from hypothesis import settings
+
+# Property-based tests explore the same examples on every run: CI stays reproducible.
+settings.register_profile("series", derandomize=True, deadline=None, database=None)
+settings.load_profile("series")
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 
 #: (notebook name, seconds) filled by the notebook tests, printed at the end of the run.
 NOTEBOOK_TIMES: list[tuple[str, float]] = []
+
+
+@pytest.fixture(autouse=True)
+def _seed_torch():
+    """Every test starts from the same random state, whichever tests run before it."""
+    import torch
+
+    torch.manual_seed(0)
 
 
 @pytest.fixture(autouse=True)
