@@ -17,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Kernels inherit this process's environment: let them pick JupyterLab's inline backend, as a
+# learner's kernel would, so the notebook times include drawing every plot.
+os.environ.pop("MPLBACKEND", None)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
