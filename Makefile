@@ -57,6 +57,7 @@ html: install
 
 bench: install
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/matmul.py
 
 clean:
 	rm -rf $(VENV) build artifacts .pytest_cache .ruff_cache

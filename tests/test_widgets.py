@@ -6,7 +6,17 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pytest
 
-from utils.widgets import figure_png, float_slider, int_slider, slider_demo
+from utils.widgets import (
+    CONTROL_STYLE,
+    CONTROL_WIDTH,
+    checkbox,
+    choice_slider,
+    dropdown,
+    figure_png,
+    float_slider,
+    int_slider,
+    slider_demo,
+)
 
 
 def draw_line(fig, slope: float) -> str:
@@ -90,3 +100,22 @@ def test_layout_is_reused_while_axes_stay_and_redone_when_they_change():
     assert lefts == sorted(lefts) and len(set(lefts)) == 3  # laid out side by side, not stacked
     demo.controls["panels"].value = 2
     assert [ax.get_position().bounds for ax in demo.figure.axes] == first
+
+
+def test_controls_share_one_label_column():
+    controls = [
+        float_slider("x", 0.0, -1.0, 1.0),
+        int_slider("n", 1, 1, 3),
+        choice_slider("lr", (0.1, 1.0), 0.1),
+        dropdown("optimiser", ["SGD", "Adam"], "SGD"),
+        checkbox("a rather long label that must not be cut", True),
+    ]
+    assert {c.style.description_width for c in controls} == {CONTROL_STYLE["description_width"]}
+    assert {c.layout.width for c in controls} == {CONTROL_WIDTH}
+
+
+def test_choice_controls_reject_values_outside_their_options():
+    with pytest.raises(ValueError, match=r"lr must be one of \(0.1, 1.0\); got 0.5"):
+        choice_slider("lr", (0.1, 1.0), 0.5)
+    with pytest.raises(ValueError, match=r"optimiser must be one of \('SGD',\); got 'Adam'"):
+        dropdown("optimiser", ["SGD"], "Adam")

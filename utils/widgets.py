@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import ipywidgets as widgets
@@ -24,6 +24,14 @@ from matplotlib.figure import Figure
 
 #: A draw function: draws onto ``fig`` for the given control values, returns the readout text.
 DrawFn = Callable[..., str]
+
+#: One label column for every control, so the slider tracks line up under each other.
+CONTROL_STYLE = {"description_width": "180px"}
+CONTROL_WIDTH = "520px"
+
+
+def _control_layout() -> widgets.Layout:
+    return widgets.Layout(width=CONTROL_WIDTH)
 
 
 def figure_png(fig: Figure, *, dpi: float | None = None) -> bytes:
@@ -173,8 +181,8 @@ def float_slider(
         step=step,
         description=description,
         readout_format=".2f",
-        style={"description_width": "initial"},
-        layout=widgets.Layout(width="420px"),
+        style=CONTROL_STYLE,
+        layout=_control_layout(),
     )
 
 
@@ -194,6 +202,53 @@ def int_slider(
         max=high,
         step=step,
         description=description,
-        style={"description_width": "initial"},
-        layout=widgets.Layout(width="420px"),
+        style=CONTROL_STYLE,
+        layout=_control_layout(),
+    )
+
+
+def choice_slider(
+    description: str, options: Sequence[float], value: float
+) -> widgets.SelectionSlider:
+    """A slider over a fixed list of numbers (e.g. a 1-2-5 scale of learning rates).
+
+    >>> choice_slider("lr", (0.01, 0.1, 1.0), 0.1).value
+    0.1
+    """
+    if value not in options:
+        raise ValueError(f"{description} must be one of {tuple(options)}; got {value}")
+    return widgets.SelectionSlider(
+        options=[(f"{option:g}", option) for option in options],
+        value=value,
+        description=description,
+        style=CONTROL_STYLE,
+        layout=_control_layout(),
+    )
+
+
+def dropdown(description: str, options: Sequence[str], value: str) -> widgets.Dropdown:
+    """A ``Dropdown`` aligned with the sliders.
+
+    >>> dropdown("optimiser", ["SGD", "Adam"], "Adam").value
+    'Adam'
+    """
+    if value not in options:
+        raise ValueError(f"{description} must be one of {tuple(options)}; got {value!r}")
+    return widgets.Dropdown(
+        options=list(options),
+        value=value,
+        description=description,
+        style=CONTROL_STYLE,
+        layout=_control_layout(),
+    )
+
+
+def checkbox(description: str, value: bool) -> widgets.Checkbox:
+    """A ``Checkbox`` whose label is never cut short, aligned with the sliders.
+
+    >>> checkbox("mismatch", False).value
+    False
+    """
+    return widgets.Checkbox(
+        value=value, description=description, style=CONTROL_STYLE, layout=_control_layout()
     )

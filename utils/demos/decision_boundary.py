@@ -10,12 +10,11 @@ and validation loss, whose gap is the overfitting.
 
 from __future__ import annotations
 
-import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from utils.plots.training import decision_boundary, train_val_curves
 from utils.training import BOUNDARY_LIMITS, train_boundary
-from utils.widgets import SliderDemo, int_slider, slider_demo
+from utils.widgets import SliderDemo, choice_slider, dropdown, int_slider, slider_demo
 
 WIDTHS = (2, 4, 8, 16, 32, 64)
 WEIGHT_DECAYS = (0.0, 0.001, 0.01, 0.1, 0.3, 1.0)
@@ -78,25 +77,12 @@ def build_demo(
 ) -> SliderDemo:
     """Sliders for width, depth, weight decay, dropout and steps; a data-set dropdown."""
 
-    def choice(description: str, options: tuple[float, ...], value: float) -> widgets.Widget:
-        if value not in options:
-            raise ValueError(f"{description} must be one of {options}; got {value}")
-        return widgets.SelectionSlider(
-            options=[(f"{option:g}", option) for option in options],
-            value=value,
-            description=description,
-            style={"description_width": "initial"},
-            layout=widgets.Layout(width="420px"),
-        )
-
     controls = {
-        "width": choice("hidden width", WIDTHS, width),
+        "width": choice_slider("hidden width", WIDTHS, width),
         "depth": int_slider("hidden layers", depth, *DEPTH_RANGE),
-        "weight_decay": choice("weight decay (AdamW)", WEIGHT_DECAYS, weight_decay),
-        "dropout": choice("dropout p", DROPOUTS, dropout),
+        "weight_decay": choice_slider("weight decay (AdamW)", WEIGHT_DECAYS, weight_decay),
+        "dropout": choice_slider("dropout p", DROPOUTS, dropout),
         "steps": int_slider("training steps", steps, *STEPS_RANGE, step=25),
-        "dataset": widgets.Dropdown(
-            options=list(BOUNDARY_LIMITS), value=dataset, description="data"
-        ),
+        "dataset": dropdown("data", list(BOUNDARY_LIMITS), dataset),
     }
     return slider_demo(draw_decision_boundary, controls, figsize=(9.0, 4.0))

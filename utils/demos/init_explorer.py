@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
@@ -18,7 +17,7 @@ from matplotlib.ticker import NullLocator
 from utils.initialization import ACTIVATIONS, SCHEMES, deep_stack
 from utils.plots.layers import per_layer_curves
 from utils.stats import SignalStats, signal_statistics
-from utils.widgets import SliderDemo, float_slider, int_slider, slider_demo
+from utils.widgets import SliderDemo, dropdown, float_slider, int_slider, slider_demo
 
 BATCH = 64
 DEPTH_RANGE = (2, 20)
@@ -93,10 +92,8 @@ def build_demo(
 ) -> SliderDemo:
     """Two dropdowns and three sliders driving :func:`draw_init_explorer`."""
     controls = {
-        "scheme": widgets.Dropdown(options=SCHEMES, value=scheme, description="init"),
-        "activation": widgets.Dropdown(
-            options=ACTIVATIONS, value=activation, description="activation"
-        ),
+        "scheme": dropdown("init", SCHEMES, scheme),
+        "activation": dropdown("activation", ACTIVATIONS, activation),
         "depth": int_slider("depth", depth, *DEPTH_RANGE),
         "width": int_slider("width", width, *WIDTH_RANGE, step=16),
         "gain": float_slider("gain", gain, *GAIN_RANGE, step=0.05),

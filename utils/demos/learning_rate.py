@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import math
 
-import ipywidgets as widgets
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -27,7 +26,7 @@ from utils.training import (
     sgd_lr_limit,
     two_weight_problem,
 )
-from utils.widgets import SliderDemo, int_slider, slider_demo
+from utils.widgets import SliderDemo, choice_slider, dropdown, int_slider, slider_demo
 
 #: Learning rates on the slider, roughly log-spaced (1-2-5 steps) from 0.001 to 2.
 LEARNING_RATES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0)
@@ -181,16 +180,8 @@ def build_demo(lr: float = 0.1, steps: int = 60, optimizer: str = "SGD") -> Slid
     if lr not in LEARNING_RATES:
         raise ValueError(f"lr must be one of {LEARNING_RATES}; got {lr}")
     controls = {
-        "lr": widgets.SelectionSlider(
-            options=[(f"{value:g}", value) for value in LEARNING_RATES],
-            value=lr,
-            description="learning rate",
-            style={"description_width": "initial"},
-            layout=widgets.Layout(width="420px"),
-        ),
+        "lr": choice_slider("learning rate", LEARNING_RATES, lr),
         "steps": int_slider("steps", steps, 5, MAX_STEPS, step=5),
-        "optimizer": widgets.Dropdown(
-            options=list(OPTIMIZER_CHOICES), value=optimizer, description="optimiser"
-        ),
+        "optimizer": dropdown("optimiser", list(OPTIMIZER_CHOICES), optimizer),
     }
     return slider_demo(draw_learning_rate, controls, figsize=(9.0, 3.8))

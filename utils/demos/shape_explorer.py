@@ -6,12 +6,11 @@ mismatched input, PyTorch's own error message and what it means.
 
 from __future__ import annotations
 
-import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from utils.linear_shapes import EXTRA_SIZES, explore_linear_shapes
 from utils.plots.layers import linear_shape_diagram
-from utils.widgets import SliderDemo, int_slider, slider_demo
+from utils.widgets import SliderDemo, checkbox, int_slider, slider_demo
 
 BATCH_RANGE = (0, 8)
 FEATURE_RANGE = (1, 12)
@@ -48,6 +47,6 @@ def build_demo(
         "extra_dims": int_slider("extra leading dims", extra_dims, 0, len(EXTRA_SIZES)),
         "in_features": int_slider("in_features", in_features, *FEATURE_RANGE),
         "out_features": int_slider("out_features", out_features, *FEATURE_RANGE),
-        "mismatch": widgets.Checkbox(value=mismatch, description="mismatched input (+1 feature)"),
+        "mismatch": checkbox("mismatched input (+1 feature)", mismatch),
     }
     return slider_demo(draw_shape_explorer, controls, figsize=(8.0, 3.4))
