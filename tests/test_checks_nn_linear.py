@@ -72,7 +72,10 @@ def test_incomplete_or_wrong_type_predictions():
 def test_wrong_counts_get_a_hint():
     with pytest.raises(AssertionError, match="counted only the weights"):
         check_count_linear_parameters(lambda sizes, bias=True: count(sizes, bias=False))
-    with pytest.raises(AssertionError, match="bias=False: expected 20, got 22"):
+    with pytest.raises(
+        AssertionError,
+        match="bias=False: expected 20, got 22; you counted the biases",
+    ):
         check_count_linear_parameters(lambda sizes, bias=True: count(sizes))  # ignores bias
     with pytest.raises(AssertionError, match="return an int"):
         check_count_linear_parameters(lambda sizes, bias=True: float(count(sizes, bias)))

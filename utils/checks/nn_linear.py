@@ -105,6 +105,11 @@ def check_count_linear_parameters(count: Callable[..., int]) -> None:
                 f"sizes={sizes}: you counted only the weights ({got}); each layer adds "
                 "out_features biases"
             )
+        if not bias and got == weights_only + sum(sizes[1:]):
+            raise AssertionError(
+                f"sizes={sizes}, bias=False: expected {truth}, got {got}; you counted the "
+                "biases, but with bias=False the layers have none"
+            )
         expect(
             got == truth,
             f"sizes={sizes}, bias={bias}: expected {truth}, got {got}. Each layer has "
