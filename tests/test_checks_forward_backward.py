@@ -18,7 +18,7 @@ def flat_weight_grad(X, G):
     return G.reshape(-1, G.shape[-1]).T @ X.reshape(-1, X.shape[-1])
 
 
-def train_loop(*, zero_grad: bool, log_before_step: bool = True):
+def train_loop(*, zero_grad: bool, log_before_step: bool = True, zero_before_step: bool = False):
     def train(model, X, Y, *, lr, steps):
         opt = torch.optim.SGD(model.parameters(), lr=lr)
         losses = []
@@ -27,8 +27,10 @@ def train_loop(*, zero_grad: bool, log_before_step: bool = True):
                 opt.zero_grad()
             loss = F.mse_loss(model(X), Y)
             loss.backward()
+            if zero_before_step:
+                opt.zero_grad()
             opt.step()
-            losses.append(loss.item())
+            losses.append((loss if log_before_step else F.mse_loss(model(X), Y)).item())
         return losses
 
     return train
@@ -64,6 +66,16 @@ def test_stubs_are_not_attempted(check, capsys):
         (check_bias_grad, lambda G: G.sum(0), "summed over dim 0 only"),
         (check_bias_grad, lambda G: G.mean(dim=(0, 1)), "sum them"),
         (check_training_loop, train_loop(zero_grad=False), r"call opt.zero_grad\(\)"),
+        (
+            check_training_loop,
+            train_loop(zero_grad=False, zero_before_step=True),
+            "not between backward and step",
+        ),
+        (
+            check_training_loop,
+            train_loop(zero_grad=True, log_before_step=False),
+            "one step ahead",
+        ),
         (check_training_loop, lambda model, X, Y, *, lr, steps: [1.0] * steps, "differ from"),
         (check_training_loop, lambda model, X, Y, *, lr, steps: [1.0], "expected 20 values"),
     ],

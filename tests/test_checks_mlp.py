@@ -70,6 +70,7 @@ def test_stubs_are_not_attempted(check, capsys):
             lambda l1, l2: merge(l1, l2, bias_fn=lambda a, b: a.bias.sum() + b.bias),
             "values are off",
         ),
+        (check_collapse, lambda l1, l2: l1.weight @ l2.weight, "W2 @ W1"),  # shape error
         (check_dropout, lambda x, keep, p: x * keep, "did not rescale"),
         (check_dropout, lambda x, keep, p: x * keep * (1 - p), r"not by \(1 − p\)"),
         (check_dropout, lambda x, keep, p: x / (1 - p), "values are off"),

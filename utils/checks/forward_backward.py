@@ -143,13 +143,25 @@ def check_training_loop(train: Callable[..., Sequence[float]]) -> None:
     expect(len(got) == 20, f"return one loss per step: expected 20 values, got {len(got)}")
     good = torch.tensor(_losses_with(model, X, Y, zero=True), dtype=torch.float64)
     bad = torch.tensor(_losses_with(model, X, Y, zero=False), dtype=torch.float64)
-    if torch.allclose(got, bad, rtol=1e-4) and not torch.allclose(got, good, rtol=1e-4):
+    right = torch.allclose(got, good, rtol=1e-4)
+    if torch.allclose(got, bad, rtol=1e-4) and not right:
         raise AssertionError(
             "your losses match a loop that never clears the gradients: .backward() adds to "
             ".grad, so call opt.zero_grad() once per step, before loss.backward()."
         )
+    if not right and torch.allclose(got, good[:1].expand_as(got), rtol=1e-6):  # stuck
+        raise AssertionError(
+            f"your loss never changes ({got[0].item():.4f} at every step), so opt.step() saw no "
+            "gradients: call opt.zero_grad() before loss.backward(), not between backward "
+            "and step."
+        )
+    if not right and torch.allclose(got[:-1], good[1:], rtol=1e-4):
+        raise AssertionError(
+            "your losses are one step ahead of a correct loop: record the loss you called "
+            "backward() on, measured before opt.step(), not a loss recomputed after the step."
+        )
     expect(
-        torch.allclose(got, good, rtol=1e-4),
+        right,
         "the losses differ from a correct loop (zero_grad → forward → loss → backward → step); "
         f"first losses expected {[round(v, 4) for v in good[:3].tolist()]}, "
         f"got {[round(v, 4) for v in got[:3].tolist()]}",

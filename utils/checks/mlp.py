@@ -62,7 +62,13 @@ def check_collapse(collapse: Callable[[nn.Linear, nn.Linear], nn.Linear]) -> Non
         torch.manual_seed(15)
         layer1, layer2 = nn.Linear(3, 5), nn.Linear(5, 2)
         X = torch.randn(7, 3)
-    merged = attempt("collapse", collapse, layer1, layer2)
+    try:
+        merged = attempt("collapse", collapse, layer1, layer2)
+    except RuntimeError as exc:
+        raise AssertionError(
+            f"collapse failed: {exc}. Check the shapes: W2 is (2, 5) and W1 is (5, 3), so "
+            "W = W2 @ W1 is (2, 3) like the merged layer's weight, and b = W2 @ b1 + b2 is (2,)."
+        ) from exc
     if merged is NOT_ATTEMPTED:
         return
     expect(
