@@ -76,7 +76,7 @@ def test_lists_and_ints_are_accepted():
         (
             lambda: affine.affine_map(torch.zeros(4, 2), torch.zeros(2, 2), torch.zeros(3)),
             ValueError,
-            r"b must have shape \(d_out,\) = \(2\); got shape \(3,\)",
+            r"b must have shape \(d_out,\) = \(2,\); got shape \(3,\)",
         ),
         (
             lambda: affine.affine_map(torch.zeros(2), torch.zeros(2, 2), torch.zeros(2)),

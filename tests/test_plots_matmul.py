@@ -83,7 +83,7 @@ def test_gflops_curves_ticks_at_points(ax):
         (
             lambda ax: matmul.matmul_blocks(ax, torch.ones(2, 2), torch.ones(3, 2), torch.ones(2)),
             ValueError,
-            r"b must have shape \(out_features,\) = \(3\)",
+            r"b must have shape \(out_features,\) = \(3,\)",
         ),
         (
             lambda ax: matmul.matmul_blocks(ax, torch.ones(2, 2), torch.ones(2, 2), row=1),

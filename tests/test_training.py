@@ -141,7 +141,9 @@ def test_loss_surface_matches_pointwise_losses():
 
 
 def test_regression_inputs_are_validated():
-    with pytest.raises(ValueError, match=r"b must have shape \(d_out,\) = \(2\); got shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"b must have shape \(d_out,\) = \(2,\); got shape \(3,\)"
+    ):
         training.regression_data(A_TRUE, torch.zeros(3))
     with pytest.raises(ValueError, match=r"Y must have shape"):
         training.gradient_descent(torch.zeros(4, 2), torch.zeros(5, 1), lr=0.1, steps=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -42,7 +43,8 @@ def require_shape(
         want is None or got == want for got, want in zip(shape, expected, strict=True)
     )
     if not ok:
-        pretty = "(" + ", ".join("any" if e is None else str(e) for e in expected) + ")"
+        sizes = ["any" if e is None else str(e) for e in expected]
+        pretty = f"({sizes[0]},)" if len(sizes) == 1 else "(" + ", ".join(sizes) + ")"
         raise ValueError(f"{name} must have shape {meaning} = {pretty}; got shape {shape}")
 
 
@@ -53,6 +55,34 @@ def require_positive_int(value: object, *, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1; got {value}")
     return value
+
+
+def require_real(
+    value: object, *, name: str, low: float | None = None, high: float | None = None
+) -> float:
+    """Return ``value`` as a ``float`` if it is a finite real number in ``[low, high]``.
+
+    >>> require_real(0.1, name="momentum", low=0.0, high=1.0)
+    0.1
+    >>> require_real(-1, name="gain", low=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: gain must be a finite number ≥ 0; got -1
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number; got {type(value).__name__}")
+    in_range = (low is None or value >= low) and (high is None or value <= high)
+    if not (math.isfinite(value) and in_range):
+        if low is not None and high is not None:
+            wanted = f"in [{low:g}, {high:g}]"
+        elif low is not None:
+            wanted = f"a finite number ≥ {low:g}"
+        elif high is not None:
+            wanted = f"a finite number ≤ {high:g}"
+        else:
+            wanted = "a finite number"
+        raise ValueError(f"{name} must be {wanted}; got {value}")
+    return float(value)
 
 
 def require_axes(ax: object) -> Axes:

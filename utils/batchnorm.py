@@ -23,7 +23,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from utils._validate import as_tensor, require_positive_int
+from utils._validate import as_tensor, require_positive_int, require_real, require_shape
 
 
 class BatchStats(NamedTuple):
@@ -109,26 +109,17 @@ def batchnorm_train(
     n_features = x_t.shape[1]
     if weight is not None:
         gamma = _float_tensor(weight, name="weight")
-        _require_vector(gamma, n_features, name="weight (γ)")
+        require_shape(gamma, (n_features,), name="weight (γ)", meaning="(C,)")
         y = y * _per_feature(gamma, x_t)
     if bias is not None:
         beta = _float_tensor(bias, name="bias")
-        _require_vector(beta, n_features, name="bias (β)")
+        require_shape(beta, (n_features,), name="bias (β)", meaning="(C,)")
         y = y + _per_feature(beta, x_t)
     return y
 
 
-def _require_vector(v: torch.Tensor, size: int, *, name: str) -> None:
-    if tuple(v.shape) != (size,):
-        raise ValueError(f"{name} must have shape (C,) = ({size},); got shape {tuple(v.shape)}")
-
-
-def _check_momentum(momentum: float) -> float:
-    if isinstance(momentum, bool) or not isinstance(momentum, int | float):
-        raise TypeError(f"momentum must be a number in [0, 1]; got {type(momentum).__name__}")
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
-    return float(momentum)
+def _check_momentum(momentum: object) -> float:
+    return require_real(momentum, name="momentum", low=0.0, high=1.0)
 
 
 def update_running_stats(
@@ -148,8 +139,8 @@ def update_running_stats(
     var = as_tensor(running_var, name="running_var")
     stats = batch_stats(as_tensor(x, name="x"))
     n_features = stats.mean.shape[0]
-    _require_vector(mean, n_features, name="running_mean")
-    _require_vector(var, n_features, name="running_var")
+    require_shape(mean, (n_features,), name="running_mean", meaning="(C,)")
+    require_shape(var, (n_features,), name="running_var", meaning="(C,)")
     if stats.count < 2:
         raise ValueError(
             f"x needs at least 2 values per feature for an unbiased variance; got {stats.count}"

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from utils._validate import require_positive_int
+from utils._validate import require_positive_int, require_real
 
 #: Init schemes by name. ``gain`` scales each scheme's weight standard deviation.
 SCHEMES = (
@@ -36,14 +36,6 @@ def _require_scheme(scheme: object) -> str:
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}; got {scheme!r}")
     return str(scheme)
-
-
-def _require_gain(gain: object) -> float:
-    if isinstance(gain, bool) or not isinstance(gain, int | float):
-        raise TypeError(f"gain must be a number; got {type(gain).__name__}")
-    if not math.isfinite(gain) or gain < 0:
-        raise ValueError(f"gain must be a finite number ≥ 0; got {gain}")
-    return float(gain)
 
 
 def leaky_relu_gain(a: float) -> float:
@@ -118,7 +110,7 @@ def expected_weight_std(scheme: str, fan_in: int, fan_out: int, gain: float = 1.
     scheme = _require_scheme(scheme)
     require_positive_int(fan_in, name="fan_in")
     require_positive_int(fan_out, name="fan_out")
-    gain = _require_gain(gain)
+    gain = require_real(gain, name="gain", low=0.0)
     base = {
         "default": math.sqrt(uniform_variance(default_bound(fan_in))),
         "xavier_uniform": math.sqrt(2.0 / (fan_in + fan_out)),
@@ -156,7 +148,7 @@ def init_linear_(
     if not isinstance(layer, nn.Linear):
         raise TypeError(f"layer must be an nn.Linear; got {type(layer).__name__}")
     scheme = _require_scheme(scheme)
-    gain = _require_gain(gain)
+    gain = require_real(gain, name="gain", low=0.0)
     weight, bias = layer.weight, layer.bias
     fan_in, _ = fan_in_fan_out(weight)
     with torch.no_grad():

@@ -25,23 +25,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from utils._validate import as_tensor, require_positive_int, require_shape
+from utils._validate import as_tensor, require_positive_int, require_real, require_shape
 from utils.functional import threads
 
 #: Optimiser names accepted by :func:`run_optimizer`.
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 
 
-def _require_nonnegative(value: object, *, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number; got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number ≥ 0; got {value}")
-    return float(value)
-
-
 def _require_positive(value: object, *, name: str) -> float:
-    number = _require_nonnegative(value, name=name)
+    number = require_real(value, name=name, low=0.0)
     if number == 0:
         raise ValueError(f"{name} must be > 0; got {value}")
     return number
@@ -66,7 +58,7 @@ def regression_data(
     b_t = as_tensor(b, name="b").to(A_t.dtype)
     require_shape(b_t, (A_t.shape[0],), name="b", meaning="(d_out,)")
     n_samples = require_positive_int(n_samples, name="n_samples")
-    noise = _require_nonnegative(noise, name="noise")
+    noise = require_real(noise, low=0.0, name="noise")
     generator = torch.Generator().manual_seed(seed)
     X = torch.randn(n_samples, A_t.shape[1], generator=generator, dtype=A_t.dtype)
     epsilon = noise * torch.randn(n_samples, A_t.shape[0], generator=generator, dtype=A_t.dtype)
@@ -188,7 +180,7 @@ def run_optimizer(
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {optimizer!r}")
     lr = _require_positive(lr, name="lr")
     steps = require_positive_int(steps, name="steps")
-    weight_decay = _require_nonnegative(weight_decay, name="weight_decay")
+    weight_decay = require_real(weight_decay, low=0.0, name="weight_decay")
     blow_up = _require_positive(blow_up, name="blow_up")
     model = copy.deepcopy(model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -318,7 +310,7 @@ def two_moons(
     (torch.Size([6, 2]), torch.int64, 3)
     """
     n_samples = require_positive_int(n_samples, name="n_samples")
-    noise = _require_nonnegative(noise, name="noise")
+    noise = require_real(noise, low=0.0, name="noise")
     generator = torch.Generator().manual_seed(seed)
     n0 = n_samples // 2
     t0 = torch.rand(n0, generator=generator) * math.pi
@@ -341,7 +333,7 @@ def spirals(
     (torch.Size([8, 2]), True)
     """
     n_samples = require_positive_int(n_samples, name="n_samples")
-    noise = _require_nonnegative(noise, name="noise")
+    noise = require_real(noise, low=0.0, name="noise")
     _require_positive(turns, name="turns")
     generator = torch.Generator().manual_seed(seed)
     y = torch.arange(n_samples) % 2
@@ -471,7 +463,7 @@ def train_classifier(
     steps = require_positive_int(steps, name="steps")
     eval_every = require_positive_int(eval_every, name="eval_every")
     lr = _require_positive(lr, name="lr")
-    weight_decay = _require_nonnegative(weight_decay, name="weight_decay")
+    weight_decay = require_real(weight_decay, low=0.0, name="weight_decay")
     # fused=True: one kernel per step for all parameters, ~1.5× faster for these tiny models
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     history: dict[str, list[float]] = {
