@@ -50,14 +50,14 @@ format: install
 	$(PY) -m ruff format .
 
 nav: install
-	$(PY) scripts/nav.py
+	$(PY) -m scripts.nav
 
 html: install
-	$(PY) scripts/render_html.py
+	$(PY) -m scripts.render_html
 
 bench: install
-	$(PY) benchmarks/run.py
-	$(PY) benchmarks/matmul.py
+	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.matmul
 
 clean:
 	rm -rf $(VENV) build artifacts .pytest_cache .ruff_cache

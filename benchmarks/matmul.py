@@ -1,6 +1,6 @@
 """How fast is a linear layer on this machine? nn.Linear vs F.linear vs x @ W.T + b.
 
-Run from the repository root:  .venv/bin/python benchmarks/matmul.py
+Run from the repository root:  .venv/bin/python -m benchmarks.matmul
 
 Prints a table: for growing layer sizes (tiny to 4096 wide) the median forward time of
 each variant, the layer's FLOPs (2 · batch · in · out) and the achieved GFLOP/s, next to the

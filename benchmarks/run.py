@@ -3,7 +3,7 @@
 Prints Markdown tables (paste them into the README). Measures, never asserts: tests check
 behaviour, this script reports speed.
 
-Usage: python benchmarks/run.py [--repeats N] [--moves N] [--skip-notebooks] [--skip-demos]
+Usage: python -m benchmarks.run [--repeats N] [--moves N] [--skip-notebooks] [--skip-demos]
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def kernel_floor_seconds(repeats: int) -> float:
     """Median time to start a kernel and run the series' imports, via the notebook runner."""
     import nbformat
 
-    from utils.series import execute_notebook
+    from scripts.series import execute_notebook
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FLOOR_SOURCE)])
     notebook.metadata["kernelspec"] = {
@@ -63,7 +63,7 @@ def kernel_floor_seconds(repeats: int) -> float:
 
 
 def notebook_seconds(repeats: int) -> dict[str, float]:
-    from utils.series import execute_notebook, series
+    from scripts.series import execute_notebook, series
 
     return {
         book.path.name: statistics.median(execute_notebook(book.path)[1] for _ in range(repeats))

@@ -1,6 +1,6 @@
 """Regenerate the navigation cells of every notebook (``make nav``).
 
-Usage: python scripts/nav.py [--check]
+Usage: python -m scripts.nav [--check]
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from utils.series import stale_nav, write_nav
+from scripts.series import stale_nav, write_nav
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

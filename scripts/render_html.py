@@ -1,6 +1,6 @@
 """Render the executed series to static HTML (``make html``), for reading without a kernel.
 
-Usage: python scripts/render_html.py [--out build/html]
+Usage: python -m scripts.render_html [--out build/html]
 
 Each notebook in ``notebooks/`` runs top to bottom in a fresh kernel, as is (exercises stay
 untouched stubs), with the widget state stored, so a slider demo shows its first picture on
@@ -93,7 +93,7 @@ def render(out: Path, notebooks: Path = NOTEBOOKS) -> list[Path]:
     from nbconvert import HTMLExporter
     from nbformat import reads
 
-    from utils.series import execute_notebook, series
+    from scripts.series import execute_notebook, series
 
     # A learner's kernel draws with the inline backend; an inherited MPLBACKEND (e.g. Agg
     # from a test run) would silently drop every plot from the pages.

@@ -47,7 +47,7 @@ def notebook_times() -> list[tuple[str, float]]:
 def pytest_generate_tests(metafunc) -> None:
     """Parametrise any test taking ``notebook_path`` over the whole series, in order."""
     if "notebook_path" in metafunc.fixturenames:
-        from utils.series import series
+        from scripts.series import series
 
         paths = [book.path for book in series(NOTEBOOKS)]
         metafunc.parametrize("notebook_path", paths, ids=[p.stem for p in paths])

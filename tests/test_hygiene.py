@@ -7,12 +7,15 @@ import re
 import subprocess
 import sys
 
+from pathlib import Path
+
 import nbformat
 import pytest
 
-from utils.series import NAV_MARKER, cell_text, stale_nav
+from scripts.series import NAV_MARKER, cell_text, stale_nav
 
-ROOT_NOTEBOOKS = "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+ROOT_NOTEBOOKS = ROOT / "notebooks"
 
 
 def load(path) -> dict:
@@ -57,15 +60,17 @@ def test_navigation_top_and_bottom(notebook_path):
 
 
 def test_navigation_is_up_to_date():
-    from pathlib import Path
-
-    stale = stale_nav(Path(ROOT_NOTEBOOKS).resolve())
+    stale = stale_nav(ROOT_NOTEBOOKS)
     assert not stale, f"stale navigation in {[p.name for p in stale]}: run `make nav`"
 
 
 def test_nav_script_check_mode_agrees():
     result = subprocess.run(
-        [sys.executable, "scripts/nav.py", "--check"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "scripts.nav", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

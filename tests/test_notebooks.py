@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from utils.checks import NOT_ATTEMPTED_MARK, PASS_MARK
-from utils.series import cell_output_text, cell_text, execute_notebook
+from scripts.series import cell_output_text, cell_text, execute_notebook
 
 
 def tags(cell: dict) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.series import series
+from scripts.series import series
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_STATE = re.compile(
@@ -34,7 +34,7 @@ def rendered(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("html")
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "render_html.py"), "--out", str(out)],
+        [sys.executable, "-m", "scripts.render_html", "--out", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -18,7 +18,7 @@ Modules (one job each), in the order the series introduces them:
 - :mod:`utils.widgets`: slider demos that redraw one owned figure in place.
 - :mod:`utils.demos`: the series' slider demos, one module per demo.
 - :mod:`utils.checks`: exercise self-checks with hints, one module per notebook topic.
-- :mod:`utils.series`: the notebook list, titles, navigation cells and headless execution.
+
 """
 
 __all__ = [

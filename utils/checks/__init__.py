@@ -6,7 +6,7 @@ the exercise still raises ``NotImplementedError`` (or the answer is ``...``), an
 untouched exercise, yet a wrong answer is loud.
 """
 
-from utils.checks._core import (
+from utils.check import (
     NOT_ATTEMPTED,
     NOT_ATTEMPTED_MARK,
     PASS_MARK,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from utils.checks._core import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
+from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
 
 
 def check_batch_affine(batch_affine: Callable[..., torch.Tensor]) -> None:

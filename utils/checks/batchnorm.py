@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from utils.checks._core import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
+from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
 
 
 def _reference_bn(num_features: int, seed: int) -> nn.BatchNorm1d:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from utils.checks._core import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
+from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
 
 
 def _autograd_grads(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from utils.checks._core import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
+from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
 
 
 def check_linear_forward(linear_forward: Callable[..., torch.Tensor]) -> None:

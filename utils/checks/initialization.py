@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from utils.checks._core import NOT_ATTEMPTED, attempt, expect, passed
+from utils.check import NOT_ATTEMPTED, attempt, expect, passed
 
 FAN_INS = (1, 3, 10, 256, 784)
 

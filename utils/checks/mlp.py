@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from utils.checks._core import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
+from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
 
 #: Layer sizes the parameter-count check tries, the article's 10 → 50 → 2 MLP first.
 SIZES = ([10, 50, 2], [2, 8, 8, 1], [784, 256, 128, 10], [3, 1])

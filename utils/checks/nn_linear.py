@@ -8,7 +8,7 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-from utils.checks._core import NOT_ATTEMPTED, attempt, expect, passed
+from utils.check import NOT_ATTEMPTED, attempt, expect, passed
 
 #: The shape quiz: key → (in_features, out_features, input shape). Answer a tuple or "error".
 SHAPE_QUIZ: dict[str, tuple[int, int, tuple[int, ...]]] = {

@@ -1,4 +1,11 @@
-"""The shared rules every self-check follows (see :mod:`utils.checks`)."""
+"""The rules every exercise self-check follows.
+
+A check prints ``✓ …`` when the answer is right, prints a gentle "not attempted yet" note when
+the exercise still raises ``NotImplementedError`` (or the answer is ``...``), and raises an
+``AssertionError`` whose message is a hint naming the mistake when the answer is wrong. So
+"Run All" never stops on an untouched exercise, yet a wrong answer is loud. Each notebook's
+``check_*`` functions live in its own module (``utils.nbNN_*``) and are built from these.
+"""
 
 from __future__ import annotations
 

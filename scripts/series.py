@@ -1,6 +1,6 @@
 """The notebook series as data: which notebooks exist, their titles, their navigation cells.
 
-Navigation is generated, never typed: ``python scripts/nav.py`` rewrites the cell after the
+Navigation is generated, never typed: ``python -m scripts.nav`` rewrites the cell after the
 title and the last cell of every notebook, and a test fails when they drift.
 """
 
@@ -10,6 +10,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from utils.widgets import SliderDemo
 
 NAV_MARKER = "<!-- nav -->"
 NOTEBOOK_NAME = re.compile(r"^(?P<number>\d{2})_[a-z0-9_]+\.ipynb$")
@@ -187,3 +193,54 @@ def execute_notebook(
     start = time.perf_counter()
     client.execute()
     return json.loads(nbformat.writes(notebook)), time.perf_counter() - start
+
+
+def all_demos() -> dict[str, Callable[[], SliderDemo]]:
+    """Map each notebook module (``utils.nbNN_*``) that has a slider demo to its ``build_demo``.
+
+    Tests and benchmarks sweep every demo found here, so no list is kept by hand.
+
+    >>> "nb01_affine" in all_demos()
+    True
+    """
+    import importlib
+    import pkgutil
+
+    import utils
+
+    found = {}
+    for info in pkgutil.iter_modules(utils.__path__):
+        if re.fullmatch(r"nb\d{2}_\w+", info.name):
+            build = getattr(importlib.import_module(f"utils.{info.name}"), "build_demo", None)
+            if callable(build):
+                found[info.name] = build
+    return dict(sorted(found.items()))
+
+
+def definitions_from_notebook(path: Path, *names: str) -> dict[str, object]:
+    """The functions and classes ``names`` exactly as a notebook's cells define them.
+
+    Runs the notebook's import statements, then only the ``def``/``class`` statements (and
+    their decorators) that define ``names``, in notebook order, so tests check the code a
+    learner reads, not a copy of it. Raises ``KeyError`` naming a definition not found.
+    """
+    import ast
+
+    cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+    imports, definitions = [], {}
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        for node in ast.parse(cell_text(cell)).body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                imports.append(node)
+            elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in names:
+                definitions[node.name] = (index, node.lineno, node)  # a later cell's wins
+    missing = [name for name in names if name not in definitions]
+    if missing:
+        raise KeyError(f"{Path(path).name} defines no {missing}")
+    namespace: dict[str, object] = {"__name__": f"notebook_{Path(path).stem}"}
+    ordered = [node for *_, node in sorted(definitions.values(), key=lambda d: d[:2])]
+    module = ast.Module(body=[*imports, *ordered], type_ignores=[])
+    exec(compile(module, str(path), "exec"), namespace)
+    return {name: namespace[name] for name in names}
