@@ -16,13 +16,13 @@ import time
 
 import torch
 
-from utils.functional import (
+from utils import threads
+from utils.nb07_functional import (
     LINEAR_VARIANTS,
     gflops_per_second,
     linear_flops,
     linear_timings,
     matmul_peak_gflops,
-    threads,
 )
 
 #: (batch, in_features, out_features), from overhead-bound to compute-bound.

@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 import ipywidgets
-from utils import plots, widgets
+from utils import plot, widgets
 print({p: version(p) for p in ("torch", "matplotlib", "ipywidgets")})
 """
 
@@ -91,8 +91,8 @@ def sweep_values(control, moves: int) -> list[object]:
 
 
 def demo_latencies(moves: int) -> dict[str, list[float]]:
-    """Seconds per control change (compute + draw + PNG), for every demo in utils.demos."""
-    from utils.demos import all_demos
+    """Seconds per control change (compute + draw + PNG), for every notebook module's demo."""
+    from scripts.series import all_demos
 
     results = {}
     for name, build in all_demos().items():

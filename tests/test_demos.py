@@ -6,7 +6,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pytest
 
-from utils.demos import all_demos
+from scripts.series import all_demos
 
 DEMOS = all_demos()
 
@@ -32,7 +32,7 @@ def _option_pairs(control) -> list[tuple[str, object]]:
 
 
 def test_demos_are_discovered():
-    assert "affine_grid" in DEMOS
+    assert "nb01_affine" in DEMOS
 
 
 @pytest.mark.parametrize("name", DEMOS)

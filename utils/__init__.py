@@ -1,39 +1,93 @@
-"""Helpers for the torch.nn.Linear notebook series.
+"""Helpers for the torch.nn.Linear notebook series, one module per notebook.
 
-Import the module you need, e.g. ``from utils import plots, widgets``. Importing ``utils``
-does no work: no seeding, no printing, no style changes, no widgets built.
+A notebook imports its own module, e.g. ``from utils import nb03_initialization as nb``, so a
+reader knows where to look. Importing ``utils`` does no work: no seeding, no printing, no style
+changes, no widgets built.
 
-Modules (one job each), in the order the series introduces them:
+One module per notebook (its compute helpers, one-off plots, slider demo, exercise checks):
 
-- :mod:`utils.affine`: affine maps ``y = A x + b`` as tensors (apply, compose, homogeneous form). 01
-- :mod:`utils.shapes`: a tensor's shape explained in words. 01
-- :mod:`utils.linear_shapes`: what goes into and comes out of ``nn.Linear``, and its errors. 02
-- :mod:`utils.initialization`: the default init bound, named init schemes, deep stacks. 03
-- :mod:`utils.stats`: record per-layer activations and gradients with hooks. 03
-- :mod:`utils.scratch_linear`: a linear layer with a hand-written backward pass. 04
-- :mod:`utils.training`: data, training loops, loss surfaces, small MLPs. 04-05
-- :mod:`utils.batchnorm`: batch norm by hand, ``NormalizedLinear``, folding BN into Linear. 06
-- :mod:`utils.functional`: FLOPs, timing and GFLOP/s of a linear layer. 07
-- :mod:`utils.plots`: draw onto a given ``Axes`` (one sub-module per topic).
+- :mod:`utils.nb01_affine`: affine maps ``y = A x + b``, the plane-warping demo. 01
+- :mod:`utils.nb02_nn_linear`: what goes into and comes out of ``nn.Linear``, its errors. 02
+- :mod:`utils.nb03_initialization`: init bounds and schemes, signals through deep stacks. 03
+- :mod:`utils.nb04_forward_backward`: gradients by hand, optimisers on a loss surface. 04
+- :mod:`utils.nb05_mlp`: small MLPs, two-moons data, decision boundaries. 05
+- :mod:`utils.nb06_batchnorm`: batch norm by hand, running statistics, folding into Linear. 06
+- :mod:`utils.nb07_functional`: ``F.linear``, FLOPs, timing and GFLOP/s. 07
+
+Shared by two or more notebooks:
+
+- :mod:`utils.plot`: Axes-first drawings (weight heatmap, vector bars, per-layer and loss curves).
 - :mod:`utils.widgets`: slider demos that redraw one owned figure in place.
-- :mod:`utils.demos`: the series' slider demos, one module per demo.
-- :mod:`utils.checks`: exercise self-checks with hints, one module per notebook topic.
-
+- :mod:`utils.check`: the rules every exercise self-check follows.
+- :mod:`utils._validate`: input checks that name what arrived and what was expected.
+- :func:`threads`, below: run a block on a given number of CPU threads.
+- :func:`set_language` and :func:`tr`, below: what the helpers print (self-check hints, demo
+  readouts) follows the edition's language, from one catalogue (``utils/messages.zh.json``).
 """
 
-__all__ = [
-    "affine",
-    "batchnorm",
-    "checks",
-    "demos",
-    "functional",
-    "initialization",
-    "linear_shapes",
-    "plots",
-    "scratch_linear",
-    "series",
-    "shapes",
-    "stats",
-    "training",
-    "widgets",
-]
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import torch
+
+LANGUAGES = ("en", "zh")
+_language = "en"
+
+
+def set_language(code: str) -> None:
+    """Print self-check hints and demo readouts in ``"en"`` (default) or ``"zh"``.
+
+    Each edition's setup cell calls it once, e.g. ``utils.set_language("zh")``.
+    """
+    global _language
+    if code not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}; got {code!r}")
+    _language = code
+
+
+@cache
+def _catalogue(code: str) -> dict[str, str]:
+    path = Path(__file__).with_name(f"messages.{code}.json")
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def tr(template: str, /, **values: object) -> str:
+    """``template`` (written in English, with ``{name}`` fields) in the current language.
+
+    The English text is the key into the catalogue; a message missing there stays English.
+
+    >>> tr("expected shape {shape}", shape=(2, 3))
+    'expected shape (2, 3)'
+    """
+    text = template if _language == "en" else _catalogue(_language).get(template, template)
+    return text.format(**values) if values else text
+
+
+@contextmanager
+def threads(count: int) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(count)``, then restore the previous count.
+
+    Tiny layers gain nothing from several threads: starting and joining them costs more than
+    the arithmetic, and on a busy machine a thread may wait for a free core on every op.
+    Used in notebooks 05–07 and by their demos.
+
+    >>> before = torch.get_num_threads()
+    >>> with threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a positive int; got {count!r}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -48,12 +48,21 @@ def require_shape(
         raise ValueError(f"{name} must have shape {meaning} = {pretty}; got shape {shape}")
 
 
-def require_positive_int(value: object, *, name: str) -> int:
-    """Return ``value`` if it is a positive ``int``, else raise a clear error."""
+def require_int(value: object, *, name: str, low: int = 1, high: int | None = None) -> int:
+    """Return ``value`` if it is an ``int`` in ``[low, high]`` (``bool`` is not), else raise.
+
+    >>> require_int(3, name="batch", low=0)
+    3
+    >>> require_int(4, name="extra_dims", low=0, high=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: extra_dims must be at least 0, at most 3; got 4
+    """
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int; got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1; got {value}")
+    if value < low or (high is not None and value > high):
+        upper = "" if high is None else f", at most {high}"
+        raise ValueError(f"{name} must be at least {low}{upper}; got {value}")
     return value
 
 

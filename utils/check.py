@@ -105,3 +105,69 @@ def passed(message: str) -> None:
     ✓ batch_affine matches the loop
     """
     print(f"{PASS_MARK} {message}")
+
+
+def as_number(value: Any, *, what: str, hint: str = "") -> float:
+    """Accept every form a number takes (``int``, ``float``, 0-d tensor, NumPy scalar) as ``float``.
+
+    Anything else (a list, a 1-element tensor of shape ``(1,)``, a string) fails with a hint.
+
+    >>> import numpy as np
+    >>> [as_number(v, what="bound") for v in (0.5, torch.tensor(0.5), np.float32(0.5), 1)]
+    [0.5, 0.5, 0.5, 1.0]
+    >>> as_number(torch.tensor([0.5]), what="bound")
+    Traceback (most recent call last):
+    ...
+    AssertionError: bound: expected one number, got a tensor of shape (1,).
+    """
+    if isinstance(value, torch.Tensor):
+        expect(
+            value.ndim == 0,
+            f"{what}: expected one number, got a tensor of shape {tuple(value.shape)}. "
+            f"{hint}".strip(),
+        )
+        return float(value)
+    expect(
+        not isinstance(value, bool | str) and hasattr(value, "__float__"),
+        f"{what}: expected a number, got {type(value).__name__}. {hint}".strip(),
+    )
+    return float(value)
+
+
+class _CallRecorder(torch.overrides.TorchFunctionMode):
+    """Record which of ``functions`` are called inside the block (any tensor code path)."""
+
+    def __init__(self, functions: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.functions, self.called = functions, []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in self.functions:
+            self.called.append(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
+
+
+def without(functions: tuple[Any, ...], call: Any, *args: Any, hint: str) -> Any:
+    """Run ``call(*args)``; fail with ``hint`` if it used any of the forbidden torch ``functions``.
+
+    For exercises such as "write ``F.linear`` without ``F.linear``": a
+    ``torch.overrides.TorchFunctionMode`` sees every torch function call, however it is spelled.
+
+    >>> import torch.nn.functional as F
+    >>> x, W = torch.ones(2, 3), torch.ones(4, 3)
+    >>> without((F.linear,), lambda x, W: x @ W.T, x, W, hint="no F.linear").shape
+    torch.Size([2, 4])
+    >>> without((F.linear,), F.linear, x, W, hint="no F.linear")
+    Traceback (most recent call last):
+    ...
+    AssertionError: you called linear, which this exercise rules out: no F.linear
+    """
+    recorder = _CallRecorder(tuple(functions))
+    with recorder:
+        result = call(*args)
+    expect(
+        not recorder.called,
+        f"you called {', '.join(sorted(set(recorder.called)))}, which this exercise rules out: "
+        f"{hint}",
+    )
+    return result
