@@ -6,7 +6,7 @@ Prints a table: for growing layer sizes (tiny to 4096 wide) the median forward t
 each variant, the layer's FLOPs (2 · batch · in · out) and the achieved GFLOP/s, next to the
 machine's measured float32 matmul peak (a large square product). The table is printed once
 with all of torch's threads and once with one thread. Prints only, asserts nothing; finishes
-in well under a minute. Notebook 07 shows a small, quick version of it with a plot.
+in well under a minute. Notebook 08 shows a small, quick version of it with a plot.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 import torch
 
 from utils import threads
-from utils.nb07_functional import (
+from utils.nb08_functional import (
     LINEAR_VARIANTS,
     gflops_per_second,
     linear_flops,

@@ -10,9 +10,9 @@ One module per notebook (its compute helpers, one-off plots, slider demo, exerci
 - :mod:`utils.nb02_nn_linear`: what goes into and comes out of ``nn.Linear``, its errors. 02
 - :mod:`utils.nb03_initialization`: init bounds and schemes, signals through deep stacks. 03
 - :mod:`utils.nb04_forward_backward`: gradients by hand, optimisers on a loss surface. 04
-- :mod:`utils.nb05_mlp`: small MLPs, two-moons data, decision boundaries. 05
-- :mod:`utils.nb06_batchnorm`: batch norm by hand, running statistics, folding into Linear. 06
-- :mod:`utils.nb07_functional`: ``F.linear``, FLOPs, timing and GFLOP/s. 07
+- :mod:`utils.nb06_mlp`: small MLPs, two-moons data, decision boundaries. 06
+- :mod:`utils.nb07_batchnorm`: the bias-free ``NormalizedLinear``, folding BN into Linear. 07
+- :mod:`utils.nb08_functional`: ``F.linear``, FLOPs, timing and GFLOP/s. 08
 
 Shared by two or more notebooks:
 
@@ -74,7 +74,7 @@ def threads(count: int) -> Iterator[None]:
 
     Tiny layers gain nothing from several threads: starting and joining them costs more than
     the arithmetic, and on a busy machine a thread may wait for a free core on every op.
-    Used in notebooks 05–07 and by their demos.
+    Used in notebooks 06–08 and by their demos.
 
     >>> before = torch.get_num_threads()
     >>> with threads(1):

@@ -189,7 +189,7 @@ def _finite_1d(values: object, *, name: str) -> torch.Tensor:
     if not torch.isfinite(tensor).all():
         raise ValueError(
             f"{name} contains nan or inf; stop the run when the loss blows up "
-            "(run_optimizer in notebook 04 does) and plot the finite part"
+            "(run_optimizer in notebook 05 does) and plot the finite part"
         )
     return tensor
 

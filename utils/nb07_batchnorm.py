@@ -1,4 +1,4 @@
-"""Notebook 06 (Linear + BatchNorm1d): the bias-free ``NormalizedLinear``, folding BatchNorm
+"""Notebook 07 (Linear + BatchNorm1d): the bias-free ``NormalizedLinear``, folding BatchNorm
 into the Linear for inference, the running-statistics demo and the exercise self-checks.
 
 Batch norm by hand (batch mean, biased variance, the running-buffer update) is written in the
@@ -39,7 +39,7 @@ class NormalizedLinear(nn.Module):
 
     In training mode BatchNorm subtracts each feature's batch mean, which contains the Linear
     bias, so that bias cancels exactly: it changes nothing and gets a zero gradient. BatchNorm's
-    shift β plays the bias's role. Used in notebook 06, sections 5 and 7.
+    shift β plays the bias's role. Used in notebook 07, sections 5 and 7.
 
     >>> layer = NormalizedLinear(10, 2)
     >>> layer.linear.bias is None, sum(p.numel() for p in layer.parameters())
@@ -64,7 +64,7 @@ def fold_batchnorm(linear: nn.Linear, bn: nn.BatchNorm1d) -> nn.Linear:
 
     With ``σ = sqrt(running_var + eps)``: ``W' = (γ/σ) · W`` row by row and
     ``b' = γ (b − μ) / σ + β``, where ``b = 0`` without a Linear bias and ``γ = 1, β = 0``
-    for ``affine=False``. The inputs are left untouched. Used in notebook 06, section 7.
+    for ``affine=False``. The inputs are left untouched. Used in notebook 07, section 7.
 
     >>> linear, bn = nn.Linear(3, 2), nn.BatchNorm1d(2).eval()
     >>> x = torch.randn(4, 3)
@@ -112,7 +112,7 @@ def seed_loss_curves(
     """Draw one thin loss curve per seed and their mean, thick, on a log-scale y axis.
 
     ``losses`` has shape ``(seeds, steps)``. Seeing every seed shows how much of a gap between
-    two set-ups is run-to-run noise. Used in notebook 06, section 6.
+    two set-ups is run-to-run noise. Used in notebook 07, section 6.
 
     >>> import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
@@ -178,7 +178,7 @@ def simulate_batchnorm(
 
     The same numbers as ``nn.BatchNorm1d(features, momentum=momentum)`` fed the batches one by
     one, all steps at once. Cached: the same settings return the same (read-only) tensors.
-    Used in notebook 06, section 4.
+    Used in notebook 07, section 4.
 
     >>> run = simulate_batchnorm(64, 3.0, 2.0, 0.1)
     >>> run.after.shape, run.running_mean.shape
@@ -283,7 +283,7 @@ def build_demo(
 
     Left: value histograms before and after a training-mode BatchNorm (all 60 steps pooled).
     Right: ``running_mean`` and ``running_var`` of every feature, step by step, against the
-    true ``shift`` and ``scale²``. Used in notebook 06, section 4.
+    true ``shift`` and ``scale²``. Used in notebook 07, section 4.
     """
     controls = {
         "batch_size": int_slider("batch size", batch_size, *BATCH_RANGE),

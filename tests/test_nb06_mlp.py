@@ -1,4 +1,4 @@
-"""Notebook 05: data, MLPs, training, decision-boundary plots, the demo and the self-checks."""
+"""Notebook 06: data, MLPs, training, decision-boundary plots, the demo and the self-checks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.nn import functional as F
 
-from utils import nb05_mlp as nb
+from utils import nb06_mlp as nb
 from utils.check import NOT_ATTEMPTED_MARK, PASS_MARK
 
 

@@ -1,4 +1,4 @@
-"""Notebook 07: utils.nb07_functional (FLOPs, timing, GFLOP/s, the matrix-product demo and its
+"""Notebook 08: utils.nb08_functional (FLOPs, timing, GFLOP/s, the matrix-product demo and its
 blocks) against PyTorch, and the self-checks against right and typical wrong answers."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from scripts.series import definitions_from_notebook
-from utils import nb07_functional as nb
+from utils import nb08_functional as nb
 from utils.check import NOT_ATTEMPTED_MARK, PASS_MARK
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_functional_linear.ipynb"
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08_functional_linear.ipynb"
 SOLUTIONS = definitions_from_notebook(
     NOTEBOOK, "linear_forward", "linear_flops", "per_sample_grads"
 )

@@ -1,4 +1,4 @@
-"""Notebook 06: its batch norm by hand (the notebook's own cells) and utils.nb06_batchnorm,
+"""Notebook 07: its batch norm by hand (the notebook's own cells) and utils.nb07_batchnorm,
 both against nn.BatchNorm1d itself; the demo's compute and plots; the self-checks' hints."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from torch import nn
 from torch.nn.utils import fusion
 
 from scripts.series import definitions_from_notebook
-from utils import nb06_batchnorm as nb
+from utils import nb07_batchnorm as nb
 from utils.check import NOT_ATTEMPTED_MARK, PASS_MARK
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "06_linear_batchnorm.ipynb"
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_linear_batchnorm.ipynb"
 #: The notebook's solutions: the one copy of batch norm by hand that learners read.
 SOLUTIONS = definitions_from_notebook(NOTEBOOK, "batchnorm_forward", "running_update", "fold")
 

@@ -1,4 +1,4 @@
-"""Notebook 07 (F.linear and the functional view): what a linear layer costs (FLOPs, careful
+"""Notebook 08 (F.linear and the functional view): what a linear layer costs (FLOPs, careful
 timing, GFLOP/s against the machine's matmul peak), the matrix-product demo, the self-checks.
 
 - §7 uses :func:`linear_flops`, :func:`linear_timings` (built on :func:`time_call`),
@@ -30,7 +30,7 @@ from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor
 from utils.plot import DIVERGING_CMAP
 from utils.widgets import SliderDemo, int_slider, slider_demo
 
-#: The three ways notebook 07 computes a linear layer, in the order they are reported.
+#: The three ways notebook 08 computes a linear layer, in the order they are reported.
 LINEAR_VARIANTS = ("nn.Linear", "F.linear", "x @ W.T + b")
 
 
@@ -163,7 +163,7 @@ def gflops_curves(
 
     ``curves`` maps a label (``"F.linear"``) to one GFLOP/s value per ``x``. ``peak`` draws the
     measured matmul rate as a dashed ceiling. ``ticks_at_points`` labels the x axis at the
-    given ``x`` values (good for a handful of batch sizes). Used in notebook 07, section 7.
+    given ``x`` values (good for a handful of batch sizes). Used in notebook 08, section 7.
 
     >>> import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
@@ -230,7 +230,7 @@ def output_element(
     """Compute ``Y[row, col]`` of ``Y = X Wᵀ + b`` three ways (random ``X, W, b`` from ``seed``).
 
     ``row`` is clamped to ``[0, batch − 1]`` and ``col`` to ``[0, out_features − 1]``, so every
-    slider position has a picture. Used in notebook 07, section 8.
+    slider position has a picture. Used in notebook 08, section 8.
 
     >>> element = output_element(3, 4, 2, row=9, col=1)
     >>> element.row, element.col, element.clamped
@@ -347,7 +347,7 @@ def build_demo(
 ) -> SliderDemo:
     """Sliders for the sizes and the traced ``Y[row, col]``, driving :func:`draw_matrix_product`.
 
-    A row or column past the current size is clamped (the readout says so). Notebook 07, §8.
+    A row or column past the current size is clamped (the readout says so). Notebook 08, §8.
     """
     controls = {
         "batch": int_slider("batch", batch, *SIZE_RANGE),

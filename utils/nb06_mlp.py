@@ -1,4 +1,4 @@
-"""Notebook 05, from one layer to an MLP: 2-D data, small MLPs, decision boundaries, checks.
+"""Notebook 06, from one layer to an MLP: 2-D data, small MLPs, decision boundaries, checks.
 
 Data is made with torch only and seeded through a ``torch.Generator`` (the global RNG is left
 alone unless a function says so); every training run takes well under a second on a CPU. The
