@@ -2,9 +2,12 @@
 
 For every notebook: open it, wait for the kernel, Run → Run All Cells, then check that no cell
 shows an error or anything on stderr, that every widget rendered, and that every slider moved
-with the keyboard redraws its demo's picture and updates its readout. The time from key press
-to new picture is measured and printed at the end of the run; a full-notebook screenshot of
-each notebook after Run All goes to ``artifacts/screenshots/`` for a human to look at.
+with the keyboard redraws its demo's picture and updates its readout, and that a real mouse
+drag along every slider (mouse down on the handle, ~25 moves over ~1 s, mouse up) moves it and
+ends on a new picture. Measured, printed at the end of the run and written to ``artifacts/``
+(figures, never assertions): key press -> new picture, and per drag the pictures shown while the
+hand moves and the time from mouse-up to the last picture. A full-notebook screenshot of each
+notebook after Run All goes to ``artifacts/screenshots/`` for a human to look at.
 
 Chromium is Debian's (``/usr/bin/chromium``, installed by ``make test``); Playwright's own
 browser download is never used.
@@ -28,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 LATENCY_REPORT = ARTIFACTS / "browser_slider_latency.txt"
+DRAG_REPORT = ARTIFACTS / "browser_slider_drag.txt"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,11 +45,17 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1280, "height": 900}
 MOVES_PER_SLIDER = 3
+#: A hand dragging a slider: this many mouse moves, this far apart in time.
+DRAG_MOVES, DRAG_INTERVAL_MS = 25, 40
+#: After mouse-up, the demo has settled when no new picture came for this long.
+QUIET_MS = 1_000
 #: Screenshots taller than this (px) are cut; Chromium cannot paint much more in one go.
 MAX_SCREENSHOT_HEIGHT = 16000
 
 #: (notebook, sliders moved, latencies in ms, largest picture zoom), printed at the end.
 SLIDER_LATENCIES: list[tuple[str, int, list[float], float]] = []
+#: (notebook, slider label, values crossed, pictures during the drag, ms mouse-up -> settled).
+SLIDER_DRAGS: list[tuple[str, str, int, int, float]] = []
 
 ACTIVE_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 CODE_PROMPTS = f"{ACTIVE_PANEL} .jp-Notebook .jp-CodeCell .jp-InputArea-prompt"
@@ -78,18 +88,33 @@ _ARM_JS = """([handle, image]) => {
 }"""
 
 
+# Arm a drag log: the time of every change of the image's src from now on.
+_DRAG_ARM_JS = """image => {
+    const changes = [];
+    window.__dragChanges = changes;
+    window.__dragObserver?.disconnect();
+    window.__dragObserver = new MutationObserver(() => changes.push(performance.now()));
+    window.__dragObserver.observe(image, {attributes: true, attributeFilter: ['src']});
+}"""
+
+
 class _LatencyReport:
-    """A pytest plugin object: prints the slider latencies in the terminal summary."""
+    """A pytest plugin object: prints the slider latencies and drags in the terminal summary."""
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if not SLIDER_LATENCIES:
-            return
-        lines = _latency_lines()
-        terminalreporter.section("browser slider latency (key press -> new image)")
-        for line in lines:
-            terminalreporter.write_line(line)
         ARTIFACTS.mkdir(exist_ok=True)
-        LATENCY_REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if SLIDER_LATENCIES:
+            lines = _latency_lines()
+            terminalreporter.section("browser slider latency (key press -> new image)")
+            for line in lines:
+                terminalreporter.write_line(line)
+            LATENCY_REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if SLIDER_DRAGS:
+            lines = _drag_lines()
+            terminalreporter.section("browser slider drags (~1 s mouse drag per slider)")
+            for line in lines:
+                terminalreporter.write_line(line)
+            DRAG_REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _latency_lines() -> list[str]:
@@ -103,6 +128,22 @@ def _latency_lines() -> list[str]:
             )
         else:
             lines.append(f"{name:<28} no sliders")
+    return lines
+
+
+def _drag_lines() -> list[str]:
+    lines = [
+        f"{name:<28} {label[:24]:<24} {crossed:3d} values  {pictures:2d} pictures during the drag  "
+        f"settled {settle:5.0f} ms after mouse-up"
+        for name, label, crossed, pictures, settle in SLIDER_DRAGS
+    ]
+    settles = [row[4] for row in SLIDER_DRAGS]
+    long_drags = [row[3] for row in SLIDER_DRAGS if row[2] >= 5]
+    lines.append(
+        f"all sliders: settle median {statistics.median(settles):.0f} ms, "
+        f"max {max(settles):.0f} ms; pictures during a drag across >= 5 values: "
+        f"min {min(long_drags, default=0)}"
+    )
     return lines
 
 
@@ -217,6 +258,52 @@ def _move_slider(page: Page, handle: ElementHandle, image: ElementHandle, key: s
     return move["t1"] - move["t0"]
 
 
+def _drag_slider(page: Page, handle: ElementHandle, image: ElementHandle) -> tuple[int, int, float]:
+    """Drag ``handle`` with the mouse along its track for about a second, as a hand does.
+
+    Returns (slider positions crossed, pictures shown while the mouse moved, ms from mouse-up
+    until the picture stopped changing). Asserts only behaviour: the value moved and the
+    picture after the drag differs from the one before.
+    """
+    handle.scroll_into_view_if_needed()
+    track = handle.evaluate_handle("h => h.closest('.noUi-target')").as_element().bounding_box()
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    # Towards the farther end of the track, to cross as many values as the slider has there.
+    end = (
+        track["x"] + 2
+        if x - track["x"] > track["x"] + track["width"] - x
+        else track["x"] + track["width"] - 2
+    )
+    value_before, src_before = _aria_value(handle, "now"), image.get_attribute("src")
+    page.evaluate(_DRAG_ARM_JS, image)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    t_down = page.evaluate("performance.now()")
+    values = {value_before}
+    for step in range(1, DRAG_MOVES + 1):
+        page.mouse.move(x + (end - x) * step / DRAG_MOVES, y)
+        values.add(_aria_value(handle, "now"))
+        page.wait_for_timeout(DRAG_INTERVAL_MS)
+    t_up = page.evaluate("performance.now()")
+    page.mouse.up()
+    page.wait_for_function(
+        """([quiet, since]) => {
+            const last = Math.max(since, ...window.__dragChanges);
+            return performance.now() - last > quiet;
+        }""",
+        arg=[QUIET_MS, t_up],
+        timeout=30_000,
+        polling=100,
+    )
+    changes = page.evaluate("() => window.__dragChanges")
+    assert _aria_value(handle, "now") != value_before, "the drag did not move the slider"
+    assert image.get_attribute("src") != src_before, "the picture did not change after the drag"
+    during = sum(t_down <= t <= t_up for t in changes)
+    settle = max((t - t_up for t in changes if t > t_up), default=0.0)
+    return len(values) - 1, during, settle
+
+
 def _picture_zoom(page: Page) -> float:
     """How much the browser enlarges the demos' PNGs (above ~1.3x they look blurry)."""
     return page.evaluate(
@@ -278,6 +365,9 @@ def _exercise_sliders(page: Page, name: str) -> tuple[int, list[float]]:
         text = readout.inner_text()
         assert text.strip(), f"{where}: the readout is empty"
         assert "⚠" not in text, f"{where}: the demo reported an error: {text}"
+        crossed, pictures, settle = _drag_slider(page, handle, image)
+        SLIDER_DRAGS.append((name, label or f"slider {number}", crossed, pictures, settle))
+        assert "⚠" not in readout.inner_text(), f"{where}: the demo reported an error after a drag"
     for demo, changed in readouts_changed.items():
         assert changed, f"{name}: demo {demo}: no slider move changed its readout"
     return len(handles), latencies
