@@ -1,4 +1,4 @@
-"""utils.nb03_initialization: init schemes vs PyTorch, hooks that never leak, demo, checks."""
+"""utils.nb03_initialization: deep stacks and their signals, diagnostics, demo, exercise checks."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import html
 import math
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
 from torch import nn
+from torch.nn import init
 
 from scripts.series import definitions_from_notebook
 from utils import nb03_initialization as nb
@@ -19,84 +19,75 @@ from utils.check import NOT_ATTEMPTED_MARK, PASS_MARK
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_initialization.ipynb"
 
-
-@pytest.fixture
-def ax():
-    return Figure().add_subplot()
-
-
-def no_hooks_left(model: nn.Module) -> bool:
-    return all(
-        not module._forward_hooks and not module._forward_pre_hooks and not module._backward_hooks
-        for module in model.modules()
-    )
-
-
-# --- init schemes ------------------------------------------------------------------------------
-
-
-def test_kaiming_bound_with_a_sqrt5_is_the_notebooks_default_bound():
-    default_bound = definitions_from_notebook(NOTEBOOK, "default_bound")["default_bound"]
-    for fan_in in (1, 3, 10, 256, 1000):
-        bound = nb.kaiming_uniform_bound(fan_in, a=math.sqrt(5))
-        assert math.isclose(bound, default_bound(fan_in))
-        assert math.isclose(bound, 1 / math.sqrt(fan_in))
-    assert nb.kaiming_uniform_bound(6) == pytest.approx(1.0)  # a = 0: sqrt(6 / fan_in)
-
-
-def test_default_scheme_equals_reset_parameters_bit_for_bit():
-    torch.manual_seed(7)
-    reference = nn.Linear(12, 5)
-    layer = nn.utils.skip_init(nn.Linear, 12, 5)
-    nb.init_linear_(layer, "default", generator=torch.Generator().manual_seed(7))
-    assert torch.equal(layer.weight, reference.weight)
-    assert torch.equal(layer.bias, reference.bias)
-
-
-@pytest.mark.parametrize("scheme", nb.SCHEMES)
-def test_each_scheme_has_the_stated_std(scheme):
-    fan_in, fan_out, gain = 300, 200, 1.5
-    layer = nn.utils.skip_init(nn.Linear, fan_in, fan_out)
-    generator = torch.Generator().manual_seed(0)
-    assert nb.init_linear_(layer, scheme, gain=gain, generator=generator) is layer
-    weight = layer.weight.detach()
-    expected = nb.expected_weight_std(scheme, fan_in, fan_out, gain)
-    assert weight.std().item() == pytest.approx(expected, rel=0.02, abs=1e-7)
-    if scheme != "default":
-        assert torch.count_nonzero(layer.bias) == 0
-    if scheme == "constant":
-        assert torch.all(weight == gain / fan_in)
-    if scheme == "orthogonal":  # rows orthonormal (out ≤ in), times the gain
-        torch.testing.assert_close(weight @ weight.T / gain**2, torch.eye(fan_out))
+# --- deep stacks and their signals -------------------------------------------------------------
 
 
 def test_deep_stack_is_seeded_and_leaves_global_rng_alone():
     state = torch.random.get_rng_state()
-    a = nb.deep_stack(3, 8, "tanh", scheme="xavier_normal", seed=1)
-    b = nb.deep_stack(3, 8, "tanh", scheme="xavier_normal", seed=1)
-    c = nb.deep_stack(3, 8, "tanh", scheme="xavier_normal", seed=2)
+    a = nb.deep_stack(3, 8, "tanh", scheme="xavier_normal")
+    b = nb.deep_stack(3, 8, "tanh", scheme="xavier_normal")
     assert torch.equal(torch.random.get_rng_state(), state)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
-    assert not torch.equal(a[0][0].weight, c[0][0].weight)
+    assert not torch.equal(a[0][0].weight, a[1][0].weight)  # one stream, fresh draws per layer
     assert [type(block[-1]).__name__ for block in a] == ["Tanh"] * 3
     assert all(len(block) == 1 for block in nb.deep_stack(2, 4, "none"))
-    assert torch.all(nb.deep_stack(2, 4, scheme="constant", gain=2.0)[1][0].weight == 0.5)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "gain", "std"),
+    [
+        ("default", 1.0, 1 / math.sqrt(3 * 256)),
+        ("default", 2.0, 2 / math.sqrt(3 * 256)),
+        ("xavier_normal", 5 / 3, 5 / 3 / math.sqrt(256)),
+        ("kaiming_normal_relu", 1.0, math.sqrt(2 / 256)),
+        ("orthogonal", 1.5, 1.5 / math.sqrt(256)),
+        ("normal", 0.5, 0.5),
+        ("zeros", 1.0, 0.0),
+    ],
+)
+def test_each_scheme_has_its_std_and_bias(scheme, gain, std):
+    layer = nb.deep_stack(1, 256, scheme=scheme, gain=gain)[0][0]
+    assert layer.weight.std().item() == pytest.approx(std, rel=0.03, abs=1e-7)
+    bias_bound = 1 / math.sqrt(256)
+    if scheme == "default":  # exactly reset_parameters: a uniform bias in ±1/√d_in
+        assert 0 < layer.bias.abs().max() <= bias_bound
+    else:
+        assert torch.count_nonzero(layer.bias) == 0
+
+
+def test_default_scheme_is_reset_parameters_bit_for_bit():
+    reference = nn.Linear(12, 12)
+    layer = nn.utils.skip_init(nn.Linear, 12, 12)
+    generator = torch.Generator().manual_seed(7)
+    nb._init_(layer, "default", 1.0, generator)
+    torch.manual_seed(7)
+    reference.reset_parameters()
+    assert torch.equal(layer.weight, reference.weight) and torch.equal(layer.bias, reference.bias)
 
 
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: nb.kaiming_uniform_bound(0), ValueError, "fan_in must be at least 1; got 0"),
-        (lambda: nb.expected_weight_std("he", 3, 3), ValueError, "scheme must be one of"),
-        (lambda: nb.expected_weight_std("normal", 3, 0), ValueError, "fan_out must be at least 1"),
-        (lambda: nb.init_linear_(nn.Conv1d(1, 1, 1), "zeros"), TypeError, "got Conv1d"),
-        (lambda: nb.init_linear_(nn.Linear(2, 2), "he"), ValueError, "got 'he'"),
-        (lambda: nb.init_linear_(nn.Linear(2, 2), "zeros", gain=-1.0), ValueError, "gain must"),
-        (lambda: nb.init_linear_(nn.Linear(2, 2), "zeros", gain="1"), TypeError, "gain must be"),
         (lambda: nb.deep_stack(3, 4, "gelu"), ValueError, "activation must be one of"),
+        (
+            lambda: nb.deep_stack(2, 4, scheme="he"),
+            ValueError,
+            "scheme one of .* got 'none' and 'he'",
+        ),
         (lambda: nb.deep_stack(0, 4), ValueError, "depth must be at least 1"),
-        (lambda: nb.deep_stack(2, 4, scheme="he"), ValueError, "scheme must be one of"),
         (lambda: nb.deep_stack(2, 4, gain=math.inf), ValueError, "gain must be a finite"),
+        (lambda: nb.deep_stack(2, 4, gain="1"), TypeError, "gain must be a number"),
+        (
+            lambda: nb.signal_statistics(nb.deep_stack(1, 2), torch.ones(0, 2)),
+            ValueError,
+            "non-empty",
+        ),
+        (lambda: nb.signal_statistics(nb.deep_stack(1, 2), "x"), TypeError, "x must be a tensor"),
+        (
+            lambda: nb.train_classifier(nb.classifier(), *nb.classification_data(), lr=-1),
+            ValueError,
+            "lr",
+        ),
     ],
 )
 def test_bad_input_is_named(call, error, message):
@@ -104,166 +95,110 @@ def test_bad_input_is_named(call, error, message):
         call()
 
 
-# --- recording signals -------------------------------------------------------------------------
-
-
-def test_records_outputs_and_gradients_of_each_child():
-    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
-    x = torch.randn(5, 3)
-    with nb.LayerRecorder(model) as recorder:
-        assert recorder.active_hooks == 3
-        y = model(x)
-        assert recorder.active_hooks == 6  # plus one tensor hook per recorded output
-        y.pow(2).sum().backward()
-    assert recorder.active_hooks == 0 and no_hooks_left(model)
-    assert recorder.names == ["0", "1", "2"]
-    torch.testing.assert_close(recorder.activations["2"], y.detach())
-    torch.testing.assert_close(recorder.activations["1"], torch.tanh(model[0](x)).detach())
-    torch.testing.assert_close(recorder.gradients["2"], 2 * y.detach())  # d(Σy²)/dy
-    # chain rule by hand: the gradient into the tanh output is (2y) W₂
-    torch.testing.assert_close(recorder.gradients["1"], 2 * y.detach() @ model[2].weight.detach())
-    stds = recorder.activation_stds()
-    assert stds[2] == pytest.approx(y.detach().double().std(correction=0).item())
-    assert recorder.gradient_norms()[2] == pytest.approx(2 * y.detach().double().norm().item())
-
-
-def test_hooks_are_removed_even_when_the_body_raises():
-    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
-    recorder = nb.LayerRecorder(model)
-    with pytest.raises(RuntimeError, match="cannot be multiplied"), recorder:
-        model(torch.randn(2, 5))
-    assert recorder.active_hooks == 0 and no_hooks_left(model)
-
-
-def test_tensor_hooks_are_removed_too():
-    model = nn.Sequential(nn.Linear(3, 3))
-    with nb.LayerRecorder(model):
-        y = model(torch.randn(2, 3))
-        assert y._backward_hooks  # the gradient hook sits on the output tensor
-    assert not y._backward_hooks
-
-
-def test_recorder_is_reusable_and_keeps_the_last_pass():
-    model = nn.Sequential(nn.Linear(2, 2))
-    recorder = nb.LayerRecorder(model)
-    for value in (1.0, 2.0):
-        with recorder:
-            model(torch.full((1, 2), value))
-        assert no_hooks_left(model) and recorder.active_hooks == 0
-    torch.testing.assert_close(recorder.activations["0"], model(torch.full((1, 2), 2.0)).detach())
-
-
-def test_signal_statistics_leaves_grads_alone_and_matches_the_recorder():
+def test_signal_statistics_matches_autograd_and_leaves_grads_alone():
     stack = nb.deep_stack(4, 16, "relu", scheme="kaiming_normal_relu")
     x = torch.randn(32, 16)
     stats = nb.signal_statistics(stack, x)
-    assert all(p.grad is None for p in stack.parameters())
-    assert no_hooks_left(stack) and not x.requires_grad
-    assert stats.names == ["0", "1", "2", "3"]
+    assert all(p.grad is None for p in stack.parameters()) and not x.requires_grad
     assert stats.gradient_norm[-1] == pytest.approx(1.0)
-    h = x
-    for block, std in zip(stack, stats.activation_std, strict=True):
+    outputs, h = [], x.clone().requires_grad_(True)
+    for block in stack:
         h = block(h)
-        assert std == pytest.approx(h.detach().double().std(correction=0).item())
-
-
-def test_statistics_before_a_pass_and_bad_input_are_explained():
-    model = nn.Sequential(nn.Linear(2, 2))
-    recorder = nb.LayerRecorder(model)
-    with pytest.raises(ValueError, match="run a forward pass inside"):
-        recorder.activation_stds()
-    with recorder:
-        model(torch.ones(1, 2))  # no grad requested, so no gradient is recorded
-    with pytest.raises(ValueError, match="and a backward pass"):
-        recorder.gradient_norms()
-    with pytest.raises(TypeError, match="got Tensor"):
-        nb.LayerRecorder(torch.ones(2))
-    with pytest.raises(ValueError, match="nothing to record"):
-        nb.LayerRecorder(nn.Linear(2, 2))
-    with pytest.raises(ValueError, match="output is empty"):
-        nb.signal_statistics(model, torch.ones(0, 2))
-    with pytest.raises(TypeError, match="x must be a tensor"):
-        nb.signal_statistics(model, "x")
-    assert no_hooks_left(model)
-
-
-def test_non_tensor_output_is_refused_and_hooks_still_go():
-    class Pair(nn.Module):
-        def forward(self, x):
-            return x, x
-
-    model = nn.Sequential()
-    model.add_module("pair", Pair())
-    with pytest.raises(TypeError, match="only tensor outputs"), nb.LayerRecorder(model):
-        model(torch.ones(1))
-    assert no_hooks_left(model)
-
-
-def test_batch_std_ignores_constant_offsets():
-    x = torch.randn(64, 8, dtype=torch.float64)
-    assert nb.batch_std(x + 100.0) == pytest.approx(nb.batch_std(x))
-    assert nb.batch_std(torch.ones(1, 3)) == 0.0
-    assert nb.batch_std([[1.0], [3.0]]) == pytest.approx(1.0)  # a list works too
-    with pytest.raises(ValueError, match="at least one sample"):
-        nb.batch_std(torch.ones(0, 3))
-    with pytest.raises(TypeError, match=r"tensor must be a tensor .* got str"):
-        nb.batch_std("x")
-
-
-# --- plot --------------------------------------------------------------------------------------
-
-
-def test_init_histogram_density_matches_the_uniform(ax):
-    values = torch.linspace(-0.5, 0.5, 10_001)
-    artists = nb.init_histogram(ax, values, bound=0.5, bins=10, title="t")
-    heights = [bar.get_height() for bar in artists["bars"]]
-    np.testing.assert_allclose(heights, 1.0, rtol=3e-3)  # density of U(-0.5, 0.5) is 1
-    assert [line.get_xdata()[0] for line in artists["bounds"]] == [-0.5, 0.5]
-    np.testing.assert_allclose(artists["density"].get_ydata(), [1.0, 1.0])
-    assert ax.get_title() == "t" and ax.get_legend() is not None
-    assert sorted(nb.init_histogram(Figure().add_subplot(), values)) == ["bars"]
-
-
-def test_init_histogram_bad_input_and_no_pyplot_figures(ax):
-    before = plt.get_fignums()
-    with pytest.raises(ValueError, match="values is empty"):
-        nb.init_histogram(ax, torch.empty(0))
-    with pytest.raises(ValueError, match="bound must be > 0"):
-        nb.init_histogram(ax, torch.ones(3), bound=0.0)
-    with pytest.raises(ValueError, match="bins"):  # matplotlib's own message names it
-        nb.init_histogram(ax, torch.ones(3), bins=0)
-    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
-        nb.init_histogram(None, torch.ones(3))
-    assert plt.get_fignums() == before
-
-
-# --- slider demo -------------------------------------------------------------------------------
-
-
-def ratio(values):
-    return values[-1] / values[0]
+        h.retain_grad()
+        outputs.append(h)
+    noise = torch.randn(h.shape, generator=torch.Generator().manual_seed(0))
+    h.backward(noise / noise.norm())
+    for out, std, norm in zip(outputs, stats.activation_std, stats.gradient_norm, strict=True):
+        assert std == pytest.approx(out.detach().double().std(correction=0).item())
+        assert norm == pytest.approx(out.grad.double().norm().item(), rel=1e-5)
 
 
 def test_default_init_vanishes_in_a_relu_stack_and_kaiming_fixes_it():
     default = nb.stack_signals("default", "relu", 20, 128, 1.0)
     kaiming = nb.stack_signals("kaiming_normal_relu", "relu", 20, 128, 1.0)
-    assert ratio(default.activation_std) < 0.2  # down to the bias' own spread
-    assert 0.4 < ratio(kaiming.activation_std) < 2.5
-    assert default.gradient_norm[0] < 1e-6  # the gradient reaching layer 1
-    assert 0.3 < kaiming.gradient_norm[0] < 3
+    ratio = lambda values: values[-1] / values[0]  # noqa: E731
+    assert ratio(default.activation_std) < 0.2 and default.gradient_norm[0] < 1e-6
+    assert 0.4 < ratio(kaiming.activation_std) < 2.5 and 0.3 < kaiming.gradient_norm[0] < 3
+    assert ratio(nb.stack_signals("kaiming_normal_relu", "relu", 20, 128, 2.0).activation_std) > 1e4
 
 
-def test_gain_above_one_explodes():
-    stats = nb.stack_signals("kaiming_normal_relu", "relu", 20, 128, 2.0)
-    assert ratio(stats.activation_std) > 1e4
+# --- diagnostics during training ---------------------------------------------------------------
+
+
+def test_classifier_and_data_are_seeded_and_leave_global_rng_alone():
+    state = torch.random.get_rng_state()
+    (X1, y1), (X2, y2) = nb.classification_data(), nb.classification_data()
+    model1, model2 = nb.classifier(), nb.classifier()
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(X1, X2) and torch.equal(y1, y2) and X1.shape == (2048, 20)
+    assert sorted(y1.unique().tolist()) == list(range(10))  # every class occurs
+    assert all(
+        torch.equal(p, q) for p, q in zip(model1.parameters(), model2.parameters(), strict=True)
+    )
+    with torch.no_grad():  # the default init starts near log C
+        loss = nn.functional.cross_entropy(model1(X1), y1).item()
+    assert loss == pytest.approx(math.log(10), abs=0.05)
+
+
+def test_update_ratio_is_lr_times_gradient_over_weight_for_sgd():
+    X, y = nb.classification_data(64, 4, 3)
+    model, twin = nb.classifier(4, 8, 3), nb.classifier(4, 8, 3)
+    run = nb.train_classifier(model, X, y, lr=0.5, steps=1)
+    index = torch.randint(0, 64, (32,), generator=torch.Generator().manual_seed(0))
+    nn.functional.cross_entropy(twin(X[index]), y[index]).backward()
+    for name, ratios in run.update_ratios.items():
+        weight = twin.get_submodule(name).weight
+        expected = math.log10((0.5 * weight.grad).std() / weight.detach().std())
+        assert ratios == [pytest.approx(expected, abs=1e-5)]
+    assert run.losses[0] == pytest.approx(math.log(3), abs=0.2)
+
+
+# --- the notebook's own code -------------------------------------------------------------------
+
+
+def test_the_notebooks_kaiming_relu_survives_bias_false_and_activations():
+    kaiming_relu_ = definitions_from_notebook(NOTEBOOK, "kaiming_relu_")["kaiming_relu_"]
+    model = nn.Sequential(nn.Linear(300, 200, bias=False), nn.ReLU(), nn.Linear(200, 100))
+    model.apply(kaiming_relu_)
+    assert model[0].bias is None and torch.count_nonzero(model[2].bias) == 0
+    for layer in (model[0], model[2]):
+        assert layer.weight.std().item() == pytest.approx(
+            math.sqrt(2 / layer.in_features), rel=0.05
+        )
+
+
+def test_the_notebooks_broken_snippets_fail_as_the_notebook_says():
+    cells = definitions_from_notebook(
+        NOTEBOOK, "xavier_everywhere_", "kaiming_relu_naive_", "xavier_every_parameter_"
+    )
+    with pytest.raises(AttributeError, match="'ReLU' object has no attribute 'weight'"):
+        nn.Sequential(nn.Linear(2, 2), nn.ReLU()).apply(cells["xavier_everywhere_"])
+    with pytest.raises(AttributeError, match="'NoneType' object has no attribute"):
+        nn.Linear(2, 2, bias=False).apply(cells["kaiming_relu_naive_"])
+    with pytest.raises(ValueError, match="Fan in and fan out can not be computed"):
+        nn.Linear(2, 2).apply(cells["xavier_every_parameter_"])
+
+
+# --- slider demo -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values", [("default", "relu", 10, 128, 1.0), ("orthogonal", "none", 4, 32, 1.5)]
+)
+def test_cached_signals_equal_a_fresh_computation(values):
+    cached = nb.stack_signals(*values)
+    assert nb.stack_signals(*values) is cached
+    fresh = nb.stack_signals.__wrapped__(*values)
+    assert fresh.activation_std == cached.activation_std
+    assert fresh.gradient_norm == cached.gradient_norm
 
 
 @pytest.mark.parametrize("scheme", ["zeros", "normal"])
 def test_extreme_schemes_draw_without_warnings(scheme):
-    fig = Figure()
-    text = nb.draw_init_explorer(fig, scheme, "none", 20, 256, 2.0)
+    text = nb.draw_init_explorer(Figure(), scheme, "none", 20, 256, 2.0)
     assert text.startswith(f"{scheme}, none, 20×256")
     assert ("dead" in text) == (scheme == "zeros")
+    assert "e+" in text or scheme == "zeros"  # N(0, 1) with gain 2 grows to ~1e30, still finite
 
 
 def test_readout_names_the_ratio():
@@ -280,59 +215,202 @@ def stub(*_args):
     raise NotImplementedError
 
 
+def uniform_relu_(weight, *, fan=1):  # k from weight.shape[fan]; fan=0 is the fan_out mistake
+    k = math.sqrt(6 / weight.shape[fan])
+    with torch.no_grad():
+        weight.uniform_(-k, k)
+
+
+def uniform_with_bound(bound):
+    def fill_(weight):
+        with torch.no_grad():
+            weight.uniform_(-bound(weight.shape[1]), bound(weight.shape[1]))
+
+    return fill_
+
+
+def copy_weights_(layer, W, b):
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(W))
+        if b is not None:
+            layer.bias.copy_(torch.as_tensor(b))
+
+
+def via_state_dict_(layer, W, b):
+    state = {"weight": torch.as_tensor(W)}
+    if b is not None:
+        state["bias"] = torch.as_tensor(b)
+    layer.load_state_dict(state)
+
+
+RIGHT_RELU_INITS = [
+    lambda w: init.kaiming_uniform_(w, nonlinearity="relu"),
+    lambda w: init.kaiming_uniform_(w, a=0),  # leaky_relu with slope 0 is ReLU
+    lambda w: init.uniform_(w, -math.sqrt(6 / w.shape[1]), math.sqrt(6 / w.shape[1])),
+    uniform_relu_,
+]
+RIGHT_OUTPUT_STDS = [
+    lambda depth, relu: math.sqrt((1 / 3) ** depth * 0.5 ** ((depth - 1) * relu)),
+    lambda depth, relu: torch.tensor(3.0**-depth / 2 ** ((depth - 1) * relu)).sqrt(),  # 0-d
+    lambda depth, relu: (
+        np.float64(6.0 ** (-(depth - 1) / 2) if relu else 3.0 ** (-depth / 2))
+        / (np.sqrt(3.0) if relu else 1.0)
+    ),
+]
+RIGHT_SET_WEIGHTS = [copy_weights_, via_state_dict_]
+
+
 def test_right_answers_pass(capsys):
-    nb.check_default_bound(lambda fan_in: 1 / math.sqrt(fan_in))
-    nb.check_default_bound(lambda fan_in: math.sqrt(1 / 3) * math.sqrt(3 / fan_in))
-    nb.check_default_bound(lambda fan_in: np.float64(1 / np.sqrt(fan_in)))  # a NumPy scalar
-    nb.check_relu_init(lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"))
-    nb.check_relu_init(lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"))
-    assert capsys.readouterr().out.count(PASS_MARK) == 5
+    for answer in RIGHT_RELU_INITS:
+        nb.check_relu_init(answer)
+    for answer in RIGHT_OUTPUT_STDS:
+        nb.check_output_std(answer)
+    for answer in RIGHT_SET_WEIGHTS:
+        nb.check_set_weights(answer)
+    total = len(RIGHT_RELU_INITS) + len(RIGHT_OUTPUT_STDS) + len(RIGHT_SET_WEIGHTS)
+    assert capsys.readouterr().out.count(PASS_MARK) == total
+
+
+def test_the_notebook_solutions_pass_their_checks(capsys):
+    cells = definitions_from_notebook(
+        NOTEBOOK, "relu_uniform_", "predicted_output_std", "set_weights_"
+    )
+    nb.check_relu_init(cells["relu_uniform_"])
+    nb.check_output_std(cells["predicted_output_std"])
+    nb.check_set_weights(cells["set_weights_"])
+    assert capsys.readouterr().out.count(PASS_MARK) == 3
 
 
 def test_stubs_are_not_attempted(capsys):
-    nb.check_default_bound(stub)
     nb.check_relu_init(stub)
-    assert capsys.readouterr().out.count(NOT_ATTEMPTED_MARK) == 2
+    nb.check_output_std(stub)
+    nb.check_set_weights(stub)
+    assert capsys.readouterr().out.count(NOT_ATTEMPTED_MARK) == 3
 
 
 def test_checks_leave_the_global_rng_alone():
     state = torch.random.get_rng_state()
-    nb.check_default_bound(lambda fan_in: 1 / math.sqrt(fan_in))
-    nb.check_relu_init(lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"))
+    nb.check_relu_init(RIGHT_RELU_INITS[0])
+    nb.check_output_std(RIGHT_OUTPUT_STDS[0])
+    nb.check_set_weights(copy_weights_)
     assert torch.equal(state, torch.random.get_rng_state())
 
 
 @pytest.mark.parametrize(
-    ("answer", "message"),
+    ("answer", "hint"),
     [
-        (lambda fan_in: math.sqrt(6 / fan_in), "a = √5"),  # kaiming_uniform_ with a = 0
-        (lambda fan_in: math.sqrt(3 / fan_in), "a = √5"),  # gain 1
-        (lambda fan_in: 1 / fan_in, "expected 0.57735, got 0.333333"),
-        (lambda fan_in: "0.1", "return a number"),
+        (lambda w: init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu"), "fan_out"),
+        (lambda w: uniform_relu_(w, fan=0), r"fan_out = d_out .*not fan_in"),  # shape[0]
+        (init.xavier_uniform_, "Xavier/Glorot"),
+        (uniform_with_bound(lambda d_in: math.sqrt(3 / d_in)), r"gain √2 .* missing"),
+        (lambda w: init.kaiming_uniform_(w, a=math.sqrt(5)), "nn.Linear's default"),
+        (uniform_with_bound(lambda d_in: math.sqrt(2 / d_in)), r"std √\(2/fan_in\) as the bound"),
+        (lambda w: init.normal_(w, std=math.sqrt(6 / w.shape[1])), "bound k of the uniform"),
+        (uniform_with_bound(lambda d_in: math.sqrt(6) / d_in), "scales like 1/fan_in"),
+        (lambda w: init.kaiming_normal_(w, nonlinearity="relu"), r"not U\(−k, k\).*normal"),
+        (lambda w: w.uniform_(-math.sqrt(6 / w.shape[1]), math.sqrt(6 / w.shape[1])), "no_grad"),
+        (lambda w: torch.empty_like(w).uniform_(-0.1, 0.1), "in place"),
+        (init.zeros_, r"expected std √\(2/768\)"),
     ],
 )
-def test_wrong_bounds_get_a_hint(answer, message):
-    with pytest.raises(AssertionError, match=message):
-        nb.check_default_bound(answer)
+def test_wrong_relu_inits_get_the_hint_naming_the_mistake(answer, hint):
+    with pytest.raises(AssertionError, match=hint):
+        nb.check_relu_init(answer)
 
 
 @pytest.mark.parametrize(
-    ("init_weight", "message"),
+    ("answer", "hint"),
     [
-        (lambda w: nn.init.kaiming_uniform_(w, a=math.sqrt(5)), "vanishes"),  # PyTorch's default
-        (lambda w: nn.init.xavier_normal_(w), "vanishes"),
-        (lambda w: nn.init.normal_(w), "explodes"),
-        (lambda w: nn.init.normal_(w, std=1e6), "explodes"),  # overflows to inf: a nan ratio
-        (lambda w: nn.init.zeros_(w), "vanishes"),
+        (lambda d, r: (1 / 3) ** d * 0.5 ** ((d - 1) * r), "variance"),
+        (lambda d, r: math.sqrt(3.0**-d), r"halves E\[h²\]"),
+        (lambda d, r: math.sqrt(6.0**-d) if r else math.sqrt(3.0**-d), "depth − 1 ReLUs"),
+        (lambda d, r: 3 ** (-d / 2) / 2 ** ((d - 1) * r), r"by 1/√2, not by 1/2"),
+        (lambda d, r: 1.0, "does not keep the variance"),
+        (lambda d, r: 0.5, r"predicted_output_std\(1, False\): expected 0.5774, got 0.5"),
+        (lambda d, r: torch.tensor([3.0**-d]).sqrt(), "expected one number, got a tensor"),
+        (lambda d, r: "0.1", "expected a number, got str"),
     ],
 )
-def test_unstable_relu_inits_are_rejected(init_weight, message):
-    with pytest.raises(AssertionError, match=message):
-        nb.check_relu_init(init_weight)
+def test_wrong_output_stds_get_the_hint_naming_the_mistake(answer, hint):
+    with pytest.raises(AssertionError, match=hint):
+        nb.check_output_std(answer)
 
 
-def test_the_notebook_solutions_pass_their_checks(capsys):
-    cells = definitions_from_notebook(NOTEBOOK, "default_bound", "relu_init_")
-    nb.check_default_bound(cells["default_bound"])
-    nb.check_relu_init(cells["relu_init_"])
-    assert capsys.readouterr().out.count(PASS_MARK) == 2
+def rebind_(layer, W, b):
+    layer.weight = nn.Parameter(torch.as_tensor(W))
+    if b is not None:
+        layer.bias = nn.Parameter(torch.as_tensor(b))
+
+
+def without_no_grad_(layer, W, b):
+    layer.weight.copy_(torch.as_tensor(W))
+
+
+def no_bias_guard_(layer, W, b):
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(W))
+        layer.bias.copy_(torch.as_tensor(b))
+
+
+def transposed_(layer, W, b):
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(W).T)
+        if b is not None:
+            layer.bias.copy_(torch.as_tensor(b))
+
+
+def data_alias_(layer, W, b):
+    layer.weight.data = torch.as_tensor(W)
+    if b is not None:
+        layer.bias.data = torch.as_tensor(b)
+
+
+def data_copy_(layer, W, b):  # no aliasing, but the dtype comes along
+    layer.weight.data = torch.as_tensor(W).clone()
+    if b is not None:
+        layer.bias.data = torch.as_tensor(b).clone()
+
+
+def numpy_copy_(layer, W, b):
+    with torch.no_grad():
+        layer.weight.copy_(W)  # a NumPy W is not a tensor
+        if b is not None:
+            layer.bias.copy_(torch.as_tensor(b))
+
+
+def plain_tensor_(layer, W, b):
+    layer.weight = torch.as_tensor(W)
+
+
+def bias_forgotten_(layer, W, b):
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(W))
+
+
+def frozen_(layer, W, b):
+    copy_weights_(layer, W, b)
+    layer.requires_grad_(False)
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (rebind_, "optimizer built before still holds the old Parameter"),
+        (
+            definitions_from_notebook(NOTEBOOK, "set_weights_broken")["set_weights_broken"],
+            "old Parameter",
+        ),
+        (without_no_grad_, r"leaf Variable.*\n.*torch.no_grad"),
+        (no_bias_guard_, r"'NoneType' object has no attribute.*\n.*bias=False"),
+        (transposed_, r"must match the size.*\n.*no transpose"),
+        (data_alias_, "shares memory with W"),
+        (data_copy_, "converts W to the layer's dtype"),
+        (numpy_copy_, r"must be Tensor.*\n.*torch.as_tensor"),
+        (plain_tensor_, r"cannot assign.*\n.*existing Parameter"),
+        (bias_forgotten_, "layer.bias does not hold b"),
+        (frozen_, "no longer requires grad"),
+    ],
+)
+def test_wrong_set_weights_get_the_hint_naming_the_mistake(answer, hint):
+    with pytest.raises(AssertionError, match=hint):
+        nb.check_set_weights(answer)

@@ -8,11 +8,13 @@ One module per notebook (its compute helpers, one-off plots, slider demo, exerci
 
 - :mod:`utils.nb01_affine`: affine maps ``y = A x + b``, the plane-warping demo. 01
 - :mod:`utils.nb02_nn_linear`: what goes into and comes out of ``nn.Linear``, its errors. 02
-- :mod:`utils.nb03_initialization`: init bounds and schemes, signals through deep stacks. 03
-- :mod:`utils.nb04_forward_backward`: gradients by hand, optimisers on a loss surface. 04
+- :mod:`utils.nb03_initialization`: init schemes, signals through deep stacks, diagnostics. 03
+- :mod:`utils.nb04_gradients`: the gradients of a linear layer by hand. 04
+- :mod:`utils.nb05_optimizers`: optimisers and learning rates on a loss surface. 05
 - :mod:`utils.nb06_mlp`: small MLPs, two-moons data, decision boundaries. 06
-- :mod:`utils.nb07_batchnorm`: the bias-free ``NormalizedLinear``, folding BN into Linear. 07
+- :mod:`utils.nb07_batchnorm`: the running-statistics demo, BatchNorm self-checks. 07
 - :mod:`utils.nb08_functional`: ``F.linear``, FLOPs, timing and GFLOP/s. 08
+- :mod:`utils.nb09_modern_models`: LoRA, quantisation, tensor parallelism helpers. 09
 
 Shared by two or more notebooks:
 

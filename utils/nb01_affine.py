@@ -1,40 +1,30 @@
 """Notebook 01, affine maps ``y = A x + b``: apply, compose, lift to homogeneous form, draw.
 
-Conventions match ``nn.Linear``: ``A`` has shape ``(d_out, d_in)``, samples are the rows of
-``X``, and a batch is mapped as ``Y = X Aᵀ + b``. The functions a learner calls check their
-input once; everything they call internally trusts it.
-
-- §1 uses :func:`affine_map` and :func:`point_cloud`
-- §2 uses :func:`unit_square`, :func:`signed_area`, :func:`affine_grid` and :func:`build_demo`
-- §3 uses :func:`compose_affine`; §4 uses :func:`describe_shape`
-- §5 uses :func:`homogeneous_matrix` and :func:`to_homogeneous`
-- §6 (exercises) uses :func:`check_batch_affine`, :func:`check_compose`, :func:`check_rotation_90`
+Conventions match ``nn.Linear`` and the series' index convention (01 §4): ``A`` (or ``W``) is
+``(d_out, d_in)``, entry ``(i, j)`` weighs input ``j`` into output ``i``, samples are the rows of
+``X``, and a batch is mapped as ``Y = X Aᵀ + b``. §1: :func:`affine_map`, :func:`point_cloud`;
+§2: :func:`signed_area`, :func:`affine_grid`, :func:`build_demo`; §6 (exercises): the ``check_*``
+functions. The formulas of §3-§5 are written out in the notebook's own cells.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
+from utils import tr
 from utils._validate import as_tensor, require_axes, require_shape
-from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
+from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed, without
 from utils.plot import AFTER_COLOR, BEFORE_COLOR
 from utils.widgets import SliderDemo, float_slider, slider_demo
 
 # --- compute -----------------------------------------------------------------------------------
-
-
-def _affine_args(A: object, b: object) -> tuple[torch.Tensor, torch.Tensor]:
-    A_t, b_t = as_tensor(A, name="A"), as_tensor(b, name="b")
-    require_shape(A_t, (None, None), name="A", meaning="(d_out, d_in)")
-    require_shape(b_t, (A_t.shape[0],), name="b", meaning="(d_out,)")
-    return A_t, b_t
 
 
 def affine_map(X: object, A: object, b: object) -> torch.Tensor:
@@ -43,58 +33,11 @@ def affine_map(X: object, A: object, b: object) -> torch.Tensor:
     >>> affine_map(torch.tensor([[1.0, 2.0]]), torch.eye(2), torch.tensor([10.0, 20.0]))
     tensor([[11., 22.]])
     """
-    A_t, b_t = _affine_args(A, b)
-    X_t = as_tensor(X, name="X")
+    X_t, A_t, b_t = (as_tensor(value, name=name) for value, name in ((X, "X"), (A, "A"), (b, "b")))
+    require_shape(A_t, (None, None), name="A", meaning="(d_out, d_in)")
+    require_shape(b_t, (A_t.shape[0],), name="b", meaning="(d_out,)")
     require_shape(X_t, (None, A_t.shape[1]), name="X", meaning="(n_samples, d_in)")
     return X_t @ A_t.T + b_t
-
-
-def compose_affine(
-    A1: object, b1: object, A2: object, b2: object
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The one affine map equal to "first ``(A1, b1)``, then ``(A2, b2)``". Used in §3.
-
-    ``A2 (A1 x + b1) + b2 = (A2 A1) x + (A2 b1 + b2)``.
-
-    >>> compose_affine(2 * torch.eye(2), torch.ones(2), torch.eye(2), torch.zeros(2))
-    (tensor([[2., 0.],
-            [0., 2.]]), tensor([1., 1.]))
-    """
-    (A1_t, b1_t), (A2_t, b2_t) = _affine_args(A1, b1), _affine_args(A2, b2)
-    if A2_t.shape[1] != A1_t.shape[0]:
-        raise ValueError(
-            f"cannot compose: the first map outputs {A1_t.shape[0]} numbers but the second "
-            f"expects {A2_t.shape[1]} inputs (A1 {tuple(A1_t.shape)}, A2 {tuple(A2_t.shape)})"
-        )
-    return A2_t @ A1_t, A2_t @ b1_t + b2_t
-
-
-def homogeneous_matrix(A: object, b: object) -> torch.Tensor:
-    """Stack ``A`` and ``b`` into the ``(d_out+1, d_in+1)`` matrix ``[[A, b], [0, 1]]``. §5.
-
-    >>> homogeneous_matrix(torch.eye(2), torch.tensor([3.0, 4.0]))
-    tensor([[1., 0., 3.],
-            [0., 1., 4.],
-            [0., 0., 1.]])
-    """
-    A_t, b_t = _affine_args(A, b)
-    d_out, d_in = A_t.shape
-    M = torch.zeros(d_out + 1, d_in + 1, dtype=A_t.dtype)
-    M[:d_out, :d_in] = A_t
-    M[:d_out, d_in] = b_t
-    M[d_out, d_in] = 1.0
-    return M
-
-
-def to_homogeneous(X: object) -> torch.Tensor:
-    """Append a column of ones to a batch of row vectors: ``(n, d) -> (n, d+1)``. Used in §5.
-
-    >>> to_homogeneous(torch.tensor([[2.0, 3.0]]))
-    tensor([[2., 3., 1.]])
-    """
-    X_t = as_tensor(X, name="X")
-    require_shape(X_t, (None, None), name="X", meaning="(n_samples, d)")
-    return torch.cat([X_t, torch.ones(X_t.shape[0], 1, dtype=X_t.dtype)], dim=1)
 
 
 def unit_square() -> torch.Tensor:
@@ -103,9 +46,7 @@ def unit_square() -> torch.Tensor:
 
 
 def signed_area(polygon: object) -> float:
-    """Signed area of a polygon given as ``(k, 2)`` corners (shoelace formula). Used in §2.
-
-    Positive for counter-clockwise corners, negative when the order is flipped.
+    """Signed area of a polygon's ``(k, 2)`` corners: positive counter-clockwise. Used in §2.
 
     >>> signed_area(unit_square()), signed_area(unit_square().flip(0))
     (1.0, -1.0)
@@ -114,30 +55,6 @@ def signed_area(polygon: object) -> float:
     require_shape(P, (None, 2), name="polygon", meaning="(n_corners, 2)")
     x, y = P[:, 0], P[:, 1]
     return float(0.5 * (x * y.roll(-1) - x.roll(-1) * y).sum())
-
-
-def describe_shape(tensor: torch.Tensor, names: Sequence[str] | None = None) -> str:
-    """Explain ``tensor.shape`` in one line, optionally naming each axis. Used in §4.
-
-    >>> describe_shape(torch.zeros(3, 10), names=("batch", "in_features"))
-    '(3, 10): 2-D, 3 batch × 10 in_features = 30 numbers'
-    >>> describe_shape(torch.tensor(1.5))
-    '(): 0-D scalar, 1 number'
-    """
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"tensor must be a torch.Tensor; got {type(tensor).__name__}")
-    shape = tuple(tensor.shape)
-    if names is not None and len(names) != len(shape):
-        raise ValueError(
-            f"got {len(names)} axis names {tuple(names)} for a {len(shape)}-D tensor "
-            f"of shape {shape}; give one name per axis"
-        )
-    if not shape:
-        return "(): 0-D scalar, 1 number"
-    labels = names if names is not None else [f"dim{i}" for i in range(len(shape))]
-    parts = " × ".join(f"{size} {label}" for size, label in zip(shape, labels, strict=True))
-    count = math.prod(shape)
-    return f"{shape}: {len(shape)}-D, {parts} = {count} {'number' if count == 1 else 'numbers'}"
 
 
 # --- plots -------------------------------------------------------------------------------------
@@ -202,38 +119,30 @@ def affine_grid(
         )
     corners = torch.tensor([[EXTENT, EXTENT], [EXTENT, -EXTENT]])
     reach = view if view is not None else max(EXTENT, float(move(corners).abs().max()))
-    ax.set_xlim(-reach, reach)
-    ax.set_ylim(-reach, reach)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x₁")
-    ax.set_ylabel("x₂")
+    ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", xlabel="x₁", ylabel="x₂")
     if legend:
         ax.legend(loc="upper left", fontsize=8)
     return artists
 
 
-def point_cloud(ax: Axes, before: object, after: object | None = None) -> list[object]:
-    """Scatter 2-D points, and optionally where a map sent them, with faint arrows. Used in §1.
+def point_cloud(ax: Axes, before: object, after: object) -> list[object]:
+    """Scatter 2-D points and where a map sent them, joined by faint arrows. Used in §1.
 
     >>> from matplotlib.figure import Figure
     >>> len(point_cloud(Figure().add_subplot(), torch.zeros(5, 2), torch.ones(5, 2)))
-    2
+    3
     """
     ax = require_axes(ax)
-    P = as_tensor(before, name="before")
+    P, Q = as_tensor(before, name="before"), as_tensor(after, name="after")
     require_shape(P, (None, 2), name="before", meaning="(n_points, 2)")
-    artists = [ax.scatter(P[:, 0], P[:, 1], s=12, color=BEFORE_COLOR, label="x")]
-    if after is not None:
-        Q = as_tensor(after, name="after")
-        require_shape(Q, tuple(P.shape), name="after", meaning="(n_points, 2), like before")
-        for p, q in zip(P.tolist(), Q.tolist(), strict=True):
-            ax.annotate(
-                "", xy=q, xytext=p, arrowprops={"arrowstyle": "->", "color": "0.8", "lw": 0.5}
-            )
-        artists.append(ax.scatter(Q[:, 0], Q[:, 1], s=12, color=AFTER_COLOR, label="A x + b"))
+    require_shape(Q, tuple(P.shape), name="after", meaning="(n_points, 2), like before")
+    (dx, dy), style = (Q - P).T, {"angles": "xy", "scale_units": "xy", "scale": 1}
+    arrows = ax.quiver(P[:, 0], P[:, 1], dx, dy, color="0.75", width=0.004, headwidth=4, **style)
+    before_dots = ax.scatter(P[:, 0], P[:, 1], s=12, color=BEFORE_COLOR, label="x")
+    after_dots = ax.scatter(Q[:, 0], Q[:, 1], s=12, color=AFTER_COLOR, label="A x + b")
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(loc="best", fontsize=8)
-    return artists
+    return [arrows, before_dots, after_dots]
 
 
 # --- slider demo (§2) --------------------------------------------------------------------------
@@ -250,15 +159,18 @@ def describe_affine(A: torch.Tensor, b: torch.Tensor) -> str:
 
     >>> describe_affine(torch.tensor([[0.0, -1.0], [1.0, 0.0]]), torch.zeros(2))
     'det A = +1.00: the unit square keeps area 1.00, orientation kept; origin moves to (0.00, 0.00)'
-    >>> describe_affine(torch.tensor([[1.0, 2.0], [0.5, 1.0]]), torch.ones(2))[:52]
-    'det A = +0.00: the plane collapses onto a line (A is'
     """
     det = float(torch.linalg.det(A))
-    origin = f"origin moves to ({float(b[0]):.2f}, {float(b[1]):.2f})"
+    orientation = tr("orientation kept") if det > 0 else tr("orientation flipped (mirror image)")
+    area = tr(
+        "the unit square keeps area {area:.2f}, {orientation}",
+        area=abs(det),
+        orientation=orientation,
+    )
     if abs(det) < 1e-6:
-        return f"det A = +0.00: the plane collapses onto a line (A is singular); {origin}"
-    orientation = "orientation kept" if det > 0 else "orientation flipped (mirror image)"
-    return f"det A = {det:+.2f}: the unit square keeps area {abs(det):.2f}, {orientation}; {origin}"
+        det, area = 0.0, tr("the plane collapses onto a line (A is singular)")
+    origin = tr("origin moves to ({b1:.2f}, {b2:.2f})", b1=float(b[0]), b2=float(b[1]))
+    return tr("det A = {det:+.2f}: {area}; {origin}", det=det, area=area, origin=origin)
 
 
 def draw_affine_grid(
@@ -269,113 +181,159 @@ def draw_affine_grid(
     b = torch.tensor([b1, b2], dtype=torch.float32)
     ax = fig.add_subplot()
     affine_grid(ax, A, b, view=VIEW)
-    ax.set_xticks(TICKS)
-    ax.set_yticks(TICKS)
-    ax.set_title(f"A = [[{a11:.1f}, {a12:.1f}], [{a21:.1f}, {a22:.1f}]],  b = ({b1:.1f}, {b2:.1f})")
+    title = f"A = [[{a11:.1f}, {a12:.1f}], [{a21:.1f}, {a22:.1f}]],  b = ({b1:.1f}, {b2:.1f})"
+    ax.set(xticks=TICKS, yticks=TICKS, title=title)
     return describe_affine(A, b)
 
 
-def build_demo(
-    A: tuple[tuple[float, float], tuple[float, float]] = ((1.0, 0.5), (0.0, 1.0)),
-    b: tuple[float, float] = (0.5, 0.0),
-) -> SliderDemo:
+def build_demo() -> SliderDemo:
     """Six sliders (``a11 … a22``, ``b1``, ``b2``) driving :func:`draw_affine_grid`. Used in §2."""
-    (a11, a12), (a21, a22) = A
-    entries = {"a11": a11, "a12": a12, "a21": a21, "a22": a22}
+    entries = {"a11": 1.0, "a12": 0.5, "a21": 0.0, "a22": 1.0}
     controls = {name: float_slider(name, value, *ENTRY_RANGE) for name, value in entries.items()}
-    for name, value in (("b1", b[0]), ("b2", b[1])):
-        controls[name] = float_slider(name, value, *SHIFT_RANGE)
+    controls |= {
+        name: float_slider(name, v, *SHIFT_RANGE) for name, v in (("b1", 0.5), ("b2", 0.0))
+    }
     return slider_demo(draw_affine_grid, controls, figsize=(5.5, 5.5))
 
 
 # --- exercise checks (§6) ----------------------------------------------------------------------
 
+#: The hints the checks give, one per typical mistake (English templates for ``tr``).
+HINTS = {
+    "Y.T": "you wrote Yᵀ, one row per output; row k of Y is sample k: Y = X Wᵀ + b.",
+    "W X.T": "that is W Xᵀ + b; row k of Y must be sample k mapped: x_k Wᵀ + b.",
+    "no b": "the bias is missing: add b to every row.",
+    "b per sample": "b was added per sample; b_i belongs to output i, so it goes to column i.",
+    "entries": "{entries} off: Y[k, i] = Σ_j X[k, j]·W[i, j] + b[i] (row k of X · row i of W).",
+    "raised": "apply_layer raised {kind}: {error} (X {x}, W {w}); {hint}",
+    "any shape": "it must work for every X of shape (*, d_in): one sample, a batch, more dims.",
+    "clash": "the inner sizes clash; W is (d_out, d_in), so X's last axis meets W's d_in: X @ Wᵀ.",
+    "X W": "{what}: X W + b runs for a square W but uses W transposed; Y = X Wᵀ + b needs W.T.",
+    "empty": "{what}: an empty batch (0, d_in) must give shape (0, d_out), got {got}.",
+    "reshape": "{what}: W.reshape(d_in, d_out) refills rows in memory order; it is not Wᵀ (W.T).",
+    "dtype": "{what}: a {want} input must give a {want} output, got {got}.",
+    "images": "the columns of A are images of e₁, e₂: use differences, g(p₂) − g(p₁) = A(p₂ − p₁).",
+    "twice": "p₃ − p₁ = (0, 2) = 2·e₂, so g(p₃) − g(p₁) is twice column 2 of A: halve it.",
+    "columns": "A_derived = {got} misses a point; solve g(p) − g(p₁) = A(p − p₁) for p₂ and p₃.",
+    "b": "b_derived = {got} misses a point: b = g(p₁) − A p₁.",
+    "g(p1)": "b is where the origin goes, g(0) = b, not g(p₁): b = g(p₁) − A p₁.",
+    "-b sign": "b has the wrong sign: g(p₁) = A p₁ + b, so b = g(p₁) − A p₁.",
+}
 
-def check_batch_affine(batch_affine: Callable[..., torch.Tensor]) -> None:
-    """Check ``batch_affine(X, A, b)`` returns ``X Aᵀ + b`` (rows of ``X`` are samples).
 
-    >>> check_batch_affine(lambda X, A, b: X @ A.T + b)
-    ✓ batch_affine maps every row x to A x + b, for a non-square A too
+def _answer_tensor(value: object, what: str) -> torch.Tensor:
+    """A learner's matrix or vector in any form (tensor, nested list, NumPy array), as float64."""
+    try:
+        return as_tensor(value, name=what).to(torch.float64)
+    except TypeError:
+        hint = "{what}: expected a tensor or a nested list of numbers, got {got}."
+        raise AssertionError(tr(hint, what=what, got=type(value).__name__)) from None
+
+
+def _reject(answer: torch.Tensor, slips: list[tuple[torch.Tensor, str]]) -> None:
+    for wrong, key in slips:
+        expect(not torch.equal(answer, wrong), tr(HINTS[key]))
+
+
+#: Exercise 1.1: a batch small enough to map by hand. Rows of X are samples (n = 2, d_in = 3).
+PREDICT_X = ((3.0, 1.0, 2.0), (0.0, 2.0, 1.0))
+PREDICT_W = ((1.0, 0.0, -1.0), (2.0, 1.0, 0.0))
+PREDICT_B = (1.0, -1.0)
+
+
+def check_predicted_batch(Y_predicted: object) -> None:
+    """Check a hand-computed ``Y = X Wᵀ + b`` for :data:`PREDICT_X`, ``_W`` and ``_B``.
+
+    >>> check_predicted_batch([[2, 6], [0, 1]])
+    ✓ Y = X Wᵀ + b: row k is sample k, column i is output i
     """
-    generator = torch.Generator().manual_seed(1)
-    X = torch.randn(5, 3, generator=generator)
-    A = torch.randn(2, 3, generator=generator)
-    b = torch.randn(2, generator=generator)
-    Y = attempt("batch_affine", batch_affine, X, A, b)
-    if Y is NOT_ATTEMPTED:
+    if (answer := attempt("Y_predicted", Y_predicted)) is NOT_ATTEMPTED:
         return
-    expect(isinstance(Y, torch.Tensor), f"expected a tensor, got {type(Y).__name__}")
-    expect(
-        tuple(Y.shape) == (5, 2),
-        f"expected shape (5, 2) = (n_samples, d_out), got {tuple(Y.shape)}. "
-        "Rows of X are samples, so each row of the result is one A x + b.",
-    )
-    expect(not torch.allclose(Y, X @ A.T), "you got X Aᵀ: the shift b is missing.")
-    expect_tensor(
-        Y,
-        torch.stack([A @ x + b for x in X]),
-        what="batch_affine(X, A, b)",
-        hint="Each row x of X needs A x, and stacking the rows (A x)ᵀ = xᵀ Aᵀ gives X Aᵀ.",
-    )
-    passed("batch_affine maps every row x to A x + b, for a non-square A too")
+    Y = _answer_tensor(answer, "Y_predicted")
+    X, W, b = (torch.tensor(v, dtype=torch.float64) for v in (PREDICT_X, PREDICT_W, PREDICT_B))
+    shape_hint = "Y_predicted: expected shape (2, 2), (n samples, d_out outputs); got {shape}."
+    expect(tuple(Y.shape) == (2, 2), tr(shape_hint, shape=tuple(Y.shape)))
+    Y_true = X @ W.T + b
+    wrong = [(Y_true.T, "Y.T"), (W @ X.T + b, "W X.T"), (X @ W.T, "no b")]
+    _reject(Y, [*wrong, (X @ W.T + b[:, None], "b per sample")])
+    off = [f"Y[{k}, {i}]" for k in range(2) for i in range(2) if Y[k, i] != Y_true[k, i]]
+    expect(not off, tr(HINTS["entries"], entries=", ".join(off)))
+    passed(tr("Y = X Wᵀ + b: row k is sample k, column i is output i"))
 
 
-def check_compose(compose: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> None:
-    """Check ``compose(A1, b1, A2, b2)`` returns ``(A2 A1, A2 b1 + b2)``.
+#: Exercise 1.2: (input shape, d_out): non-square, square, 1-D, 3-D, 4-D, empty; the last in f64.
+LAYER_CASES = (((5, 3), 4), ((3, 3), 3), ((3,), 2), ((2, 5, 3), 2), ((2, 3, 2, 4), 5), ((0, 3), 4))
+LAYER_CASES = (*LAYER_CASES, ((4, 2), 3))
 
-    >>> check_compose(lambda A1, b1, A2, b2: (A2 @ A1, A2 @ b1 + b2))
-    ✓ compose gives the one affine map equal to "first (A1, b1), then (A2, b2)"
+
+def _apply(apply_layer: Callable[..., object], X: torch.Tensor, W: torch.Tensor, b: torch.Tensor):
+    """The learner's ``apply_layer(X, W, b)``, with ``F.linear`` ruled out and errors as hints."""
+    rule = tr("write the formula with @, .T and + yourself")
+    try:
+        return without((F.linear,), attempt, "apply_layer", apply_layer, X, W, b, hint=rule)
+    except AssertionError:
+        raise
+    except Exception as error:  # the learner's code failed: say why, in the check's words
+        hint = tr(HINTS["clash" if "cannot be multiplied" in str(error) else "any shape"])
+        kind, x, w = type(error).__name__, tuple(X.shape), tuple(W.shape)
+        message = tr(HINTS["raised"], kind=kind, error=error, x=x, w=w, hint=hint)
+        raise AssertionError(message) from None
+
+
+def check_apply_layer(apply_layer: Callable[..., torch.Tensor]) -> None:
+    """Check ``apply_layer(X, W, b)`` computes ``nn.Linear``'s ``X Wᵀ + b`` without ``F.linear``.
+
+    >>> check_apply_layer(lambda X, W, b: X @ W.T + b)
+    ✓ apply_layer matches nn.Linear on 1-D to 4-D inputs, an empty batch and float64
     """
-    generator = torch.Generator().manual_seed(2)
-    A1, A2 = torch.randn(3, 2, generator=generator), torch.randn(4, 3, generator=generator)
-    b1, b2 = torch.randn(3, generator=generator), torch.randn(4, generator=generator)
-    answer = attempt("compose", compose, A1, b1, A2, b2)
-    if answer is NOT_ATTEMPTED:
-        return
-    expect(
-        isinstance(answer, tuple) and len(answer) == 2,
-        f"return a pair (A, b); got {type(answer).__name__}",
-    )
-    A, b = answer
-    expect_tensor(
-        A,
-        A2 @ A1,
-        what="composed A",
-        hint="The first map acts first, so it sits on the right: A2 A1.",
-    )
-    expect(
-        not (isinstance(b, torch.Tensor) and b.shape == b2.shape and torch.allclose(b, b2)),
-        "composed b equals b2: b1 must pass through the second map too.",
-    )
-    expect_tensor(
-        b,
-        A2 @ b1 + b2,
-        what="composed b",
-        hint="Expand A2 (A1 x + b1) + b2: the shift b1 is multiplied by A2.",
-    )
-    passed('compose gives the one affine map equal to "first (A1, b1), then (A2, b2)"')
+    generator = torch.Generator().manual_seed(10)
+    for case, (shape, d_out) in enumerate(LAYER_CASES):
+        dtype = torch.float64 if case == len(LAYER_CASES) - 1 else torch.float32
+        X = torch.randn(shape, generator=generator, dtype=dtype)
+        W = torch.randn(d_out, shape[-1], generator=generator, dtype=dtype)
+        b = torch.randn(d_out, generator=generator, dtype=dtype)
+        if (Y := _apply(apply_layer, X, W, b)) is NOT_ATTEMPTED:
+            return
+        Y_true, what = X @ W.T + b, tr("X {x}, W {w}", x=shape, w=tuple(W.shape))
+        if isinstance(Y, torch.Tensor) and Y.shape == Y_true.shape and X.numel():
+            expect(Y.dtype == dtype, tr(HINTS["dtype"], what=what, want=dtype, got=Y.dtype))
+            square = W.shape[0] == W.shape[1]
+            expect(not (square and torch.allclose(Y, X @ W + b)), tr(HINTS["X W"], what=what))
+            expect(not torch.allclose(Y, X @ W.T), tr(HINTS["no b"]))
+            reshaped = X @ W.reshape(W.shape[1], W.shape[0]) + b
+            expect(square or not torch.allclose(Y, reshaped), tr(HINTS["reshape"], what=what))
+        if Y_true.numel() == 0:  # expect_tensor's message takes a max, which empty tensors lack
+            got = tuple(Y.shape) if isinstance(Y, torch.Tensor) else type(Y).__name__
+            expect(got == tuple(Y_true.shape), tr(HINTS["empty"], what=what, got=got))
+        else:
+            expect_tensor(Y, Y_true, what=what, hint=tr("Each sample x gives x Wᵀ + b."))
+    passed(tr("apply_layer matches nn.Linear on 1-D to 4-D inputs, an empty batch and float64"))
 
 
-def check_rotation_90(A: torch.Tensor) -> None:
-    """Check ``A`` rotates the plane by 90° counter-clockwise (``e₁ → e₂``, ``e₂ → −e₁``).
+#: Exercise 1.3: three points and where the map sends them (a mirror, then a shift).
+DERIVE_POINTS = ((1.0, 1.0), (2.0, 1.0), (1.0, 3.0))
+DERIVE_IMAGES = ((4.0, 0.0), (4.0, 1.0), (6.0, 0.0))
 
-    >>> check_rotation_90(torch.tensor([[0.0, -1.0], [1.0, 0.0]]))
-    ✓ A sends e₁ to e₂ and e₂ to −e₁: a quarter turn counter-clockwise (det A = 1)
+
+def check_derived_map(A_derived: object, b_derived: object) -> None:
+    """Check ``(A, b)`` sends :data:`DERIVE_POINTS` to :data:`DERIVE_IMAGES`.
+
+    >>> check_derived_map([[0, 1], [1, 0]], [3, -1])
+    ✓ A mirrors the plane in the line x₂ = x₁ (det A = −1), then b shifts it
     """
-    answer = attempt("A_rotate", A)
-    if answer is NOT_ATTEMPTED:
+    A_answer = attempt("A_derived", A_derived)
+    if A_answer is NOT_ATTEMPTED or (b_answer := attempt("b_derived", b_derived)) is NOT_ATTEMPTED:
         return
-    answer = torch.as_tensor(answer, dtype=torch.float32)
-    expect(tuple(answer.shape) == (2, 2), f"expected a 2×2 matrix, got shape {tuple(answer.shape)}")
-    quarter_turn = torch.tensor([[0.0, -1.0], [1.0, 0.0]])
-    expect(
-        not torch.allclose(answer, quarter_turn.T),
-        "that turns clockwise: A e₁ should be e₂ = (0, 1), not (0, −1).",
-    )
-    expect_tensor(
-        answer,
-        quarter_turn,
-        what="A_rotate",
-        hint="The columns of A are where e₁ and e₂ land: column 1 = (0, 1), column 2 = (−1, 0).",
-    )
-    passed("A sends e₁ to e₂ and e₂ to −e₁: a quarter turn counter-clockwise (det A = 1)")
+    A, b = _answer_tensor(A_answer, "A_derived"), _answer_tensor(b_answer, "b_derived")
+    expect(A.shape == (2, 2), tr("A_derived: expected a 2×2 matrix, got {s}.", s=tuple(A.shape)))
+    expect(b.numel() == 2, tr("b_derived: expected 2 numbers, got {s}.", s=tuple(b.shape)))
+    b = b.reshape(2)  # a column (2, 1) is fine too
+    (p1, p2, p3), (g1, g2, g3) = (torch.tensor(v).double() for v in (DERIVE_POINTS, DERIVE_IMAGES))
+    by_point, doubled = torch.stack([g2, g3], dim=1), torch.stack([g2 - g1, g3 - g1])
+    _reject(A, [(by_point, "images"), (doubled, "twice"), (doubled.T, "twice")])
+    steps, images = torch.stack([p2 - p1, p3 - p1], dim=1), torch.stack([g2 - g1, g3 - g1], dim=1)
+    A_true = images @ torch.linalg.inv(steps)  # A (p - p₁) = g(p) - g(p₁), for p = p₂ and p₃
+    expect(torch.allclose(A, A_true), tr(HINTS["columns"], got=A.tolist()))
+    _reject(b, [(g1, "g(p1)"), (A @ p1 - g1, "-b sign")])
+    expect(torch.allclose(b, g1 - A @ p1), tr(HINTS["b"], got=tuple(b.tolist())))
+    passed(tr("A mirrors the plane in the line x₂ = x₁ (det A = −1), then b shifts it"))

@@ -1,21 +1,15 @@
 """Notebook 02, ``nn.Linear``: which shapes go in and come out, and what PyTorch says on a clash.
 
-:func:`explore_linear_shapes` builds a real layer, feeds it a real tensor and reports the shapes
-(or the exact ``RuntimeError`` text) with a one-line explanation; it never touches the global
-random number generator. :func:`linear_shape_diagram` draws the same call as blocks.
-
-- §4.1 and §5 use :func:`predicted_error`
-- §5 uses :func:`explore_linear_shapes`, :func:`linear_shape_diagram` and :func:`build_demo`
-- §7 (exercises) uses :data:`SHAPE_QUIZ`, :func:`check_predicted_shapes` and
-  :func:`check_count_linear_parameters`
+§6: :func:`explore_linear_shapes` runs a real layer on a real tensor (never touching the global
+RNG) and reports the shapes or PyTorch's own error; :func:`linear_shape_diagram` draws the call as
+blocks; :func:`build_demo`. §8 (exercises): :data:`SHAPE_QUIZ` and the ``check_*`` functions.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import re
 from dataclasses import dataclass
-from itertools import pairwise
 
 import torch
 from matplotlib.axes import Axes
@@ -23,8 +17,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import nn
 
+from utils import tr
 from utils._validate import require_axes, require_int
-from utils.check import NOT_ATTEMPTED, attempt, expect, passed
+from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor, passed
 from utils.widgets import SliderDemo, checkbox, int_slider, slider_demo
 
 #: Sizes given to the extra leading dimensions, in order (think sequence, heads, ...).
@@ -35,33 +30,21 @@ EXTRA_SIZES = (4, 3, 2)
 
 @dataclass(frozen=True)
 class LinearShapes:
-    """Shapes around one call ``nn.Linear(in_features, out_features)(x)``.
-
-    ``rows`` is the product of ``x``'s leading dimensions: PyTorch views ``x`` as a
-    ``(rows, x.shape[-1])`` matrix ("mat1") and multiplies it by ``Wᵀ`` ("mat2").
-    On a mismatch ``output_shape`` is ``None`` and ``error`` holds PyTorch's message.
-    """
+    """Shapes around ``nn.Linear(d_in, d_out)(x)``, with ``x`` viewed as ``(rows, x.shape[-1])``."""
 
     input_shape: tuple[int, ...]
     weight_shape: tuple[int, int]
-    bias_shape: tuple[int, ...] | None
     output_shape: tuple[int, ...] | None
     rows: int
     error: str | None
     explanation: str
-
-    @property
-    def ok(self) -> bool:
-        """``True`` when the layer accepted the input."""
-        return self.error is None
+    ok: bool  # the layer accepted the input
 
 
-def _run_linear(
-    in_features: int, out_features: int, shape: tuple[int, ...], *, bias: bool = True
-) -> tuple[int, ...] | str:
+def _run_linear(n_in: int, n_out: int, shape: tuple[int, ...], bias: bool = True) -> tuple | str:
     """The output shape of a real ``nn.Linear`` on zeros of ``shape``, or PyTorch's error text."""
     # skip_init: no random draw, so exploring shapes never moves the global RNG
-    layer = nn.utils.skip_init(nn.Linear, in_features, out_features, bias=bias)
+    layer = nn.utils.skip_init(nn.Linear, n_in, n_out, bias=bias)
     with torch.no_grad():
         try:
             return tuple(layer(torch.zeros(shape)).shape)
@@ -69,31 +52,13 @@ def _run_linear(
             return str(exc)
 
 
-def predicted_error(rows: int, got_features: int, in_features: int, out_features: int) -> str:
-    """The message PyTorch 2.x gives when the last dimension does not match ``in_features``.
-
-    >>> predicted_error(3, 7, 10, 2)
-    'mat1 and mat2 shapes cannot be multiplied (3x7 and 10x2)'
-    """
-    return (
-        f"mat1 and mat2 shapes cannot be multiplied "
-        f"({rows}x{got_features} and {in_features}x{out_features})"
-    )
-
-
 def explore_linear_shapes(
-    batch: int,
-    extra_dims: int,
-    in_features: int,
-    out_features: int,
-    *,
-    mismatch: bool = False,
-    bias: bool = True,
+    batch: int, extra_dims: int, in_features: int, out_features: int, *, mismatch: bool = False
 ) -> LinearShapes:
     """Run a real ``nn.Linear(in_features, out_features)`` on a zero tensor and report shapes.
 
     The input has shape ``(batch, *EXTRA_SIZES[:extra_dims], in_features)``, or one feature
-    more when ``mismatch`` is set, so the layer raises its real ``RuntimeError``. Used in §5.
+    more when ``mismatch`` is set, so the layer raises its real ``RuntimeError``. Used in §6.
 
     >>> shapes = explore_linear_shapes(2, 1, 5, 3)
     >>> shapes.input_shape, shapes.output_shape
@@ -106,47 +71,30 @@ def explore_linear_shapes(
     require_int(in_features, name="in_features")
     require_int(out_features, name="out_features")
     shape = (batch, *EXTRA_SIZES[:extra_dims], in_features + 1 if mismatch else in_features)
-    result = _run_linear(in_features, out_features, shape, bias=bias)
+    result = _run_linear(in_features, out_features, shape)
     output_shape, error = (result, None) if isinstance(result, tuple) else (None, result)
     leading, rows = shape[:-1], math.prod(shape[:-1])
+    sizes = {"rows": rows, "got": shape[-1], "d_in": in_features, "d_out": out_features}
     if error is None:
-        explanation = (
-            f"{shape} → {output_shape}: the {len(leading)} leading dim(s) {leading} are kept "
-            f"({rows} rows) and only the last one changes, {in_features} → {out_features}"
-        )
+        why = "{shape} → {out}: the leading dims {leading} are kept ({rows} rows), {d_in} → {d_out}"
+        why = tr(why, shape=shape, out=output_shape, leading=leading, **sizes)
     else:
-        explanation = (
-            f"mat1 is x viewed as ({rows}, {shape[-1]}), mat2 is Wᵀ ({in_features}, "
-            f"{out_features}): x's last dim is {shape[-1]} but in_features is {in_features}"
-        )
-    return LinearShapes(
-        input_shape=shape,
-        weight_shape=(out_features, in_features),
-        bias_shape=(out_features,) if bias else None,
-        output_shape=output_shape,
-        rows=rows,
-        error=error,
-        explanation=explanation,
-    )
+        why = "mat1 = x as ({rows}, {got}), mat2 = Wᵀ ({d_in}, {d_out}): {got} ≠ in_features {d_in}"
+        why = tr(why, **sizes)
+    weight = (out_features, in_features)
+    return LinearShapes(shape, weight, output_shape, rows, error, why, ok=error is None)
 
 
-# --- plot (§5) ---------------------------------------------------------------------------------
+# --- plot (§6) ---------------------------------------------------------------------------------
 
 MATCH_COLOR, CLASH_COLOR = "tab:green", "tab:red"
 ROWS_COLOR, OUT_COLOR = "tab:orange", "tab:blue"
 
 
-def _side(size: int, largest: int) -> float:
-    """Block side for a dimension: grows with the size, never vanishes (size 0 is drawn thin)."""
-    return 0.25 + 2.0 * math.sqrt(size / max(largest, 1))
-
-
 def linear_shape_diagram(ax: Axes, shapes: LinearShapes) -> dict[str, object]:
-    """Draw ``x Wᵀ + b = y`` as blocks sized by their dimensions, for one :class:`LinearShapes`.
+    """Draw ``x Wᵀ + b = y`` as blocks sized by their dimensions. Used in §6.
 
-    The two inner sizes that must agree (``x``'s last dim and ``Wᵀ``'s rows) are outlined green
-    when they match and red when they clash; rows (orange) and ``out_features`` (blue) are
-    colour-matched across the blocks. On a clash ``y`` is replaced by the error. Used in §5.
+    Inner sizes that must agree: green (match) or red (clash); rows orange, out_features blue.
 
     >>> from matplotlib.figure import Figure
     >>> ax = Figure().add_subplot()
@@ -158,19 +106,16 @@ def linear_shape_diagram(ax: Axes, shapes: LinearShapes) -> dict[str, object]:
         raise TypeError(f"shapes must be a LinearShapes; got {type(shapes).__name__}")
     rows, got = shapes.rows, shapes.input_shape[-1]
     n_out, n_in = shapes.weight_shape
-    largest = max(rows, got, n_in, n_out)
+    largest = max(rows, got, n_in, n_out, 1)
     inner = MATCH_COLOR if got == n_in else CLASH_COLOR
     out_edge, rows_edge = ("top", OUT_COLOR, n_out), ("left", ROWS_COLOR, rows)
+    y_block = ("y", rows, n_out, f"y viewed as ({rows}, {n_out})", [out_edge, rows_edge])
     blocks = [  # name, height, width, label, coloured edges (side, colour, size): what must agree
         ("x", rows, got, f"x viewed as ({rows}, {got})", [("top", inner, got), rows_edge]),
         ("W.T", n_in, n_out, f"Wᵀ: ({n_in}, {n_out})", [("left", inner, n_in), out_edge]),
+        ("b", 1, n_out, f"b: ({n_out},)", [out_edge]),
+        y_block if shapes.ok else ("y", rows, n_out, "y: never computed", []),
     ]
-    if shapes.bias_shape is not None:
-        blocks.append(("b", 1, n_out, f"b: ({n_out},)", [out_edge]))
-    if shapes.ok:
-        blocks.append(("y", rows, n_out, f"y viewed as ({rows}, {n_out})", [out_edge, rows_edge]))
-    else:
-        blocks.append(("y", rows, n_out, "y: never computed", []))
     artists: dict[str, object] = {"inner": []}
     left = 0.0
     for name, height_n, width_n, label, edges in blocks:
@@ -178,21 +123,14 @@ def linear_shape_diagram(ax: Axes, shapes: LinearShapes) -> dict[str, object]:
             symbol = {"W.T": "@", "b": "+", "y": "="}[name]
             ax.text(left + 0.1, -1.0, symbol, fontsize=16, ha="center", va="center")
             left += 0.6
-        height, width = _side(height_n, largest), _side(width_n, largest)
+        # block sides grow with the size and never vanish (a size 0 is drawn thin)
+        height, width = (0.25 + 2.0 * math.sqrt(n / largest) for n in (height_n, width_n))
         if edges:
             box = Rectangle((left, -height), width, height, facecolor="0.92", edgecolor="0.3")
             artists[name] = ax.add_patch(box)
         else:  # the output PyTorch never computed
-            artists[name] = ax.text(
-                left + width / 2,
-                -height / 2,
-                "RuntimeError",
-                fontsize=11,
-                color=CLASH_COLOR,
-                ha="center",
-                va="center",
-                weight="bold",
-            )
+            centre, style = (left + width / 2, -height / 2), {"ha": "center", "va": "center"}
+            artists[name] = ax.text(*centre, "RuntimeError", color=CLASH_COLOR, **style)
         ax.text(left + width / 2, -height - 0.2, label, ha="center", va="top", fontsize=8)
         for side, color, size in edges:  # the size next to the edge, then the thick edge
             top = side == "top"
@@ -205,23 +143,15 @@ def linear_shape_diagram(ax: Axes, shapes: LinearShapes) -> dict[str, object]:
                 artists["inner"] += line
         left += width + 0.5
     verdict = f"{got} = {n_in} ✓" if got == n_in else f"{got} ≠ {n_in} ✗"
-    ax.set_title(
-        f"x {shapes.input_shape} → "
-        f"{shapes.output_shape if shapes.ok else 'error'}     inner sizes: {verdict}",
-        color="black" if shapes.ok else CLASH_COLOR,
-        fontsize=10,
-    )
-    ax.set_xlim(-0.3, left)
-    ax.set_ylim(-2.9, 0.5)
-    ax.set_aspect("equal")
+    title = f"x {shapes.input_shape} → {shapes.output_shape if shapes.ok else 'error'}"
+    color = "black" if shapes.ok else CLASH_COLOR
+    ax.set_title(f"{title}     inner sizes: {verdict}", color=color, fontsize=10)
+    ax.set(xlim=(-0.3, left), ylim=(-2.9, 0.5), aspect="equal")
     ax.axis("off")
     return artists
 
 
-# --- slider demo (§5) --------------------------------------------------------------------------
-
-BATCH_RANGE = (0, 8)
-FEATURE_RANGE = (1, 12)
+# --- slider demo (§6) --------------------------------------------------------------------------
 
 
 def draw_shape_explorer(
@@ -231,119 +161,170 @@ def draw_shape_explorer(
     shapes = explore_linear_shapes(batch, extra_dims, in_features, out_features, mismatch=mismatch)
     fig.set_layout_engine("none")  # a fixed layout: constrained layout would double the cost
     linear_shape_diagram(fig.add_axes((0.01, 0.01, 0.98, 0.88)), shapes)
-    head = f"x {shapes.input_shape} · weight {shapes.weight_shape} · bias {shapes.bias_shape}"
+    why, sizes = shapes.explanation, (shapes.input_shape, shapes.weight_shape, (out_features,))
+    head = tr("x {x} · weight {w} · bias {b}", **dict(zip("xwb", sizes, strict=True)))
     if shapes.ok:
-        return f"{head} → y {shapes.output_shape}. {shapes.explanation}"
-    return f"{head} → RuntimeError: {shapes.error}. Why: {shapes.explanation}"
+        return tr("{head} → y {y}. {why}", head=head, y=shapes.output_shape, why=why)
+    return tr("{head} → RuntimeError: {error}. Why: {why}", head=head, error=shapes.error, why=why)
 
 
-def build_demo(
-    batch: int = 3,
-    extra_dims: int = 1,
-    in_features: int = 5,
-    out_features: int = 3,
-    mismatch: bool = False,
-) -> SliderDemo:
-    """Four sliders and a checkbox driving :func:`draw_shape_explorer`. Used in §5."""
+def build_demo() -> SliderDemo:
+    """Four sliders and a checkbox driving :func:`draw_shape_explorer`. Used in §6."""
     controls = {
-        "batch": int_slider("batch", batch, *BATCH_RANGE),
-        "extra_dims": int_slider("extra leading dims", extra_dims, 0, len(EXTRA_SIZES)),
-        "in_features": int_slider("in_features", in_features, *FEATURE_RANGE),
-        "out_features": int_slider("out_features", out_features, *FEATURE_RANGE),
-        "mismatch": checkbox("mismatched input (+1 feature)", mismatch),
+        "batch": int_slider("batch", 3, 0, 8),
+        "extra_dims": int_slider("extra leading dims", 1, 0, len(EXTRA_SIZES)),
+        "in_features": int_slider("in_features", 5, 1, 12),
+        "out_features": int_slider("out_features", 3, 1, 12),
+        "mismatch": checkbox("mismatched input (+1 feature)", False),
     }
     return slider_demo(draw_shape_explorer, controls, figsize=(8.0, 3.4))
 
 
-# --- exercise checks (§7) ----------------------------------------------------------------------
+# --- exercise checks (§8) ----------------------------------------------------------------------
 
-#: The shape quiz: key → (in_features, out_features, input shape). Answer a tuple or "error".
-SHAPE_QUIZ: dict[str, tuple[int, int, tuple[int, ...]]] = {
-    "a": (10, 2, (3, 10)),
-    "b": (10, 2, (10,)),
-    "c": (8, 4, (2, 5, 8)),
-    "d": (784, 10, (16, 1, 28, 28)),
-    "e": (28, 10, (16, 1, 28, 28)),
-    "f": (6, 3, (0, 6)),
-    "g": (6, 3, (6, 4)),
+#: Exercise 2.1: key → (in_features, out_features, bias, input shape, the rule the case teaches).
+SHAPE_QUIZ: dict[str, tuple[int, int, bool, tuple[int, ...], str]] = {
+    "a": (5, 3, False, (2, 7, 4, 5), "bias=False removes b, not an axis: shapes are as with b."),
+    "b": (6, 4, True, (0, 3, 6), "an empty batch is fine: every leading axis is kept, the 0 too."),
+    "c": (8, 1, True, (8,), "a 1-D input gives a 1-D output (out_features,): mind the comma."),
+    "d": (
+        12,
+        2,
+        True,
+        (2, 3, 4),
+        "nn.Linear never flattens: only the last axis meets in_features.",
+    ),
+    "e": (3, 3, True, (3, 5), "nn.Linear never transposes: the last axis must be in_features."),
+    "f": (1, 4, True, (6, 1), "a last axis of size 1 matches in_features = 1."),
+    "g": (10, 2, True, (1, 1, 10), "axes of size 1 are leading axes like any other: all kept."),
 }
 
 
 def check_predicted_shapes(predicted: object) -> None:
     """Check a dict of predicted output shapes (or ``"error"``) for every :data:`SHAPE_QUIZ` key.
 
-    >>> check_predicted_shapes({"a": (3, 2), "b": (2,), "c": (2, 5, 4), "d": "error",
-    ...                         "e": (16, 1, 28, 10), "f": (0, 3), "g": "error"})
-    ✓ all 7 predictions right: only the last dimension has to match in_features
+    >>> check_predicted_shapes({"a": (2, 7, 4, 3), "b": (0, 3, 4), "c": (1,), "d": "error",
+    ...                         "e": "error", "f": (6, 4), "g": (1, 1, 2)})
+    ✓ all 7 right: only the last axis meets in_features, every other axis is kept
     """
-    answer = attempt("predicted", predicted)
-    if answer is NOT_ATTEMPTED:
+    if (answer := attempt("predicted", predicted)) is NOT_ATTEMPTED:
         return
-    expect(
-        isinstance(answer, dict),
-        f"predicted must be a dict like {{'a': (3, 2), ...}}; got {type(answer).__name__}",
-    )
+    hint = "predicted must be a dict like {{'a': (2, 7, 4, 3), ...}}; got {got}"
+    expect(isinstance(answer, dict), tr(hint, got=type(answer).__name__))
     missing = sorted(set(SHAPE_QUIZ) - set(answer))
-    expect(not missing, f"predicted is missing the keys {missing}")
-    for key, (n_in, n_out, shape) in SHAPE_QUIZ.items():
-        result = _run_linear(n_in, n_out, shape)  # what the real layer does
+    expect(not missing, tr("predicted is missing the keys {keys}", keys=missing))
+    for key, (n_in, n_out, bias, shape, rule) in SHAPE_QUIZ.items():
+        result = _run_linear(n_in, n_out, shape, bias=bias)  # what the real layer does
         truth = result if isinstance(result, tuple) else "error"
-        got = answer[key]
-        got = tuple(got) if isinstance(got, list | torch.Size) else got
-        if truth == "error":
-            hint = f"the last dim is {shape[-1]}, but in_features is {n_in}: the layer raises"
-        else:
-            hint = (
-                f"the last dim {shape[-1]} matches in_features = {n_in}, so every leading dim "
-                f"{shape[:-1]} is kept and the last becomes {n_out}"
-            )
-        expect(
-            got == truth,
-            f"({key}) nn.Linear({n_in}, {n_out}) on {shape}: expected {truth}, got {got!r}; {hint}",
-        )
-    passed(
-        f"all {len(SHAPE_QUIZ)} predictions right: only the last dimension has to match in_features"
-    )
+        got = tuple(answer[key]) if isinstance(answer[key], list | torch.Size) else answer[key]
+        got = got.strip().lower() if isinstance(got, str) else got
+        layer = f"nn.Linear({n_in}, {n_out}{'' if bias else ', bias=False'})"
+        template = "({key}) {layer} on an input of shape {shape}: {got!r} is wrong; {rule}"
+        values = {"key": key, "layer": layer, "shape": shape, "got": got, "rule": tr(rule)}
+        expect(got == truth, tr(template, **values))
+    passed(tr("all 7 right: only the last axis meets in_features, every other axis is kept"))
 
 
-#: Stacks the parameter-count check tries: (sizes, bias).
-COUNT_CASES = (([784, 128, 64, 10], True), ([10, 2], True), ([10, 2], False), ([3, 5, 5, 1], False))
+#: Exercise 2.2: the right counts (tests rebuild the models), and typical wrong ones with hints.
+COUNT_TRUTH = {"n_head": 784 * 10 + 10, "n_stack": 784 * 256 + 256 + 256 * 64 + 64 * 10 + 10}
+COUNT_TRUTH["n_seq"] = 512 * 2048 + 2048
+COUNT_MISTAKES = {
+    "n_head": {
+        28 * 28 * 10: "n_head counts the weights only; each of the 10 outputs also has a bias.",
+        28 * 10 + 10: "n_head uses in_features = 28; a flattened 28×28 image has 28·28 features.",
+        28 * 28 * 10 + 28 * 28: "n_head: one bias per output (10), not one per input.",
+        28 * 28 + 10: "n_head: the weight is a (10, 784) matrix, 784·10 numbers, not 784 + 10.",
+    },
+    "n_stack": {
+        784 * 256 + 256 * 64 + 64 * 10: "n_stack: the biases are missing (256 + 10 of them).",
+        784 * 256 + 256 * 64 + 64 * 10 + 330: "n_stack: the middle layer has bias=False: no b.",
+    },
+    "n_seq": {512 * 2048: "n_seq: 512·2048 weights, plus one bias per output."},
+}
 
 
-def check_count_linear_parameters(count: Callable[..., int]) -> None:
-    """Check ``count(sizes, bias)`` = parameters of ``Linear(sizes[0], sizes[1]), Linear(...)...``.
+def check_count_linear_parameters(n_head: object, n_stack: object, n_seq: object) -> None:
+    """Check three predicted parameter counts; any number form (int, NumPy, 0-d tensor) counts.
 
-    >>> def count(sizes, bias=True):
-    ...     return sum(i * o + (o if bias else 0) for i, o in pairwise(sizes))
-    >>> check_count_linear_parameters(count)
-    ✓ count matches sum(p.numel() for p in model.parameters()) on 4 stacks
+    >>> import numpy as np
+    >>> check_count_linear_parameters(7850, np.int64(217994), torch.tensor(1050624))
+    ✓ all three right: in·out + out per Linear (no + out with bias=False), any input
     """
-    for sizes, bias in COUNT_CASES:
-        got = attempt("count_linear_parameters", count, list(sizes), bias)
-        if got is NOT_ATTEMPTED:
+    answers = {}
+    for name, value in (("n_head", n_head), ("n_stack", n_stack), ("n_seq", n_seq)):
+        if (answer := attempt(name, value)) is NOT_ATTEMPTED:
             return
-        model = nn.Sequential(
-            *(nn.utils.skip_init(nn.Linear, i, o, bias=bias) for i, o in pairwise(sizes))
-        )
-        truth = sum(p.numel() for p in model.parameters())
-        expect(
-            isinstance(got, int) and not isinstance(got, bool),
-            f"return an int; got {type(got).__name__}",
-        )
-        weights_only = sum(i * o for i, o in pairwise(sizes))
-        expect(
-            not (bias and got == weights_only),
-            f"sizes={sizes}: you counted only the weights ({got}); each layer adds "
-            "out_features biases",
-        )
-        expect(
-            bias or got != weights_only + sum(sizes[1:]),
-            f"sizes={sizes}, bias=False: expected {truth}, got {got}; you counted the "
-            "biases, but with bias=False the layers have none",
-        )
-        expect(
-            got == truth,
-            f"sizes={sizes}, bias={bias}: expected {truth}, got {got}. Each layer has "
-            "in·out weights plus out biases (when bias=True).",
-        )
-    passed(f"count matches sum(p.numel() for p in model.parameters()) on {len(COUNT_CASES)} stacks")
+        number = as_number(answer, what=name)  # any number form; 7850.0 reads as 7850
+        answers[name] = int(number) if number.is_integer() else number
+    for name, truth in COUNT_TRUTH.items():
+        got = answers[name]
+        mistake = COUNT_MISTAKES[name].get(got)
+        expect(mistake is None, tr(mistake or ""))
+        per_position = name == "n_seq" and got > truth and got % truth == 0
+        hint = "n_seq grows with the batch or the sequence; one W and b serve all 32·50 positions."
+        expect(not per_position, tr(hint))
+        hint = "{name} = {got} is off: add in·out + out per Linear (no + out when bias=False)."
+        expect(got == truth, tr(hint, name=name, got=got))
+    passed(tr("all three right: in·out + out per Linear (no + out with bias=False), any input"))
+
+
+#: Exercise 2.3: (channels, n_classes, batch) for each model the check builds and runs.
+CNN_CASES = ((16, 10, 2), (6, 3, 5), (4, 7, 1))
+CNN_HINTS = {
+    "not flat": "the head got unflattened features, {rows} rows of 5 pixels: use x.flatten(1).",
+    "batch flat": "flatten() also flattened the batch axis; flatten(1) (or nn.Flatten()) keeps it.",
+    "in_features": "flattening is right; now in_features must be C·H·W = {c}·5·5 = {n} here.",
+    "batch": "the head saw {rows} rows for a batch of {batch}: never hard-code the batch size.",
+    "view": "a view with a hard-coded size breaks for other batches or channels: use flatten(1).",
+    "last axis": "the head acted on the last axis (5 pixels) and gave {shape}; flatten first.",
+}
+
+
+def _cnn_error_hint(error: Exception, batch: int, channels: int) -> str:
+    """Name the mistake behind an error raised by a learner's TinyCNN."""
+    text = str(error)
+    if match := re.search(r"cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", text):
+        rows, cols = int(match[1]), int(match[2])
+        if cols == 5 and rows == batch * channels * 5:
+            return tr(CNN_HINTS["not flat"], rows=rows)
+        if rows == 1 and cols == batch * channels * 25:
+            return tr(CNN_HINTS["batch flat"])
+        if rows == batch and cols == channels * 25:
+            return tr(CNN_HINTS["in_features"], c=channels, n=channels * 25)
+        if rows != batch:
+            return tr(CNN_HINTS["batch"], rows=rows, batch=batch)
+    if "is invalid for input of size" in text:
+        return tr(CNN_HINTS["view"])
+    return tr("it raised {kind}: {error}", kind=type(error).__name__, error=text)
+
+
+def check_tiny_cnn(TinyCNN: type) -> None:
+    """Check ``TinyCNN(channels, n_classes)`` maps ``(N, 1, 14, 14)`` images to ``(N, n_classes)``.
+
+    ``features`` (conv 5×5, ReLU, max-pool 2) give ``(N, channels, 5, 5)``; ``head`` maps their
+    ``channels·5·5`` values. Right and wrong models: ``tests/test_nb02_nn_linear.py``.
+    """
+    generator = torch.Generator().manual_seed(2)
+    for channels, n_classes, batch in CNN_CASES:
+        x = torch.randn(batch, 1, 14, 14, generator=generator)
+        where = tr("TinyCNN({c}, {k}) on x of shape {x}", c=channels, k=n_classes, x=tuple(x.shape))
+        try:
+            model = attempt("TinyCNN", TinyCNN, channels, n_classes)
+            with torch.no_grad():
+                y = model if model is NOT_ATTEMPTED else attempt("TinyCNN.forward", model, x)
+        except Exception as error:  # the learner's model failed: say why, in the check's words
+            hint = _cnn_error_hint(error, batch, channels)
+            raise AssertionError(tr("{where}: {hint}", where=where, hint=hint)) from None
+        if y is NOT_ATTEMPTED:
+            return
+        head, features = getattr(model, "head", None), getattr(model, "features", None)
+        parts = isinstance(features, nn.Module) and isinstance(head, nn.Linear)
+        expect(parts, tr("{where}: keep the two parts, self.features and self.head.", where=where))
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else ()
+        key = "last axis" if len(shape) == 4 else "batch flat" if shape == (n_classes,) else ""
+        hint = tr(CNN_HINTS[key], shape=shape) if key else ""
+        expect(not key, tr("{where}: {hint}", where=where, hint=hint))
+        with torch.no_grad():
+            expected = model.head(model.features(x).flatten(1))
+        expect_tensor(y, expected, what=where, hint=tr("One row of scores per image."))
+    passed(tr("TinyCNN flattens C·5·5 features per image for every batch size and channel count"))

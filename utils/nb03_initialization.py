@@ -1,179 +1,82 @@
-"""Notebook 03, initialisation: PyTorch's default bound, named init schemes, signals in deep stacks.
+"""Notebook 03, initialisation: deep stacks and their signals, init diagnostics, demo, checks.
 
-Everything that draws random numbers takes an explicit ``torch.Generator`` (or a seed), so
-building a stack for a plot or the slider demo never moves the notebook's global random stream.
-:class:`LayerRecorder` records each layer's output and the gradient flowing back into it with
-hooks, and removes every hook when its ``with`` block ends.
+Everything that draws random numbers takes a seed or a ``torch.Generator``, so building a stack
+for a plot, the demo or a self-check never moves the notebook's global random stream; small
+models train on one thread (see ``utils.threads``).
 
-- §1 uses :func:`kaiming_uniform_bound`; §2 uses :func:`init_histogram`
-- §4 uses :data:`SCHEMES`, :func:`init_linear_` and :func:`expected_weight_std`
-- §6 uses :func:`deep_stack`, :class:`LayerRecorder`, :func:`signal_statistics`, :func:`batch_std`
-  (and ``utils.plot.per_layer_curves``); §7 uses :func:`build_demo`
-- §8 (exercises) uses :func:`check_default_bound` and :func:`check_relu_init`
+- §7 uses :func:`deep_stack` and :func:`signal_statistics` (and ``utils.plot.per_layer_curves``)
+- §8 uses :func:`deep_stack`, :func:`classification_data`, :func:`classifier`,
+  :func:`train_classifier`; §9 uses :func:`build_demo`
+- §10 (exercises) uses :func:`check_relu_init`, :func:`check_output_std`, :func:`check_set_weights`
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import torch
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 from torch import nn
-from torch.utils.hooks import RemovableHandle
 
-from utils._validate import as_tensor, require_axes, require_int, require_real
-from utils.check import NOT_ATTEMPTED, attempt, expect, passed
+from utils import threads, tr
+from utils._validate import as_tensor, require_int, require_real
+from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, passed
 from utils.plot import per_layer_curves
 from utils.widgets import SliderDemo, dropdown, float_slider, int_slider, slider_demo
 
-#: Init schemes by name. ``gain`` scales each scheme's weight standard deviation.
-SCHEMES = (
-    "default",
-    "xavier_uniform",
-    "xavier_normal",
-    "kaiming_normal_relu",
-    "orthogonal",
-    "normal",
-    "zeros",
-    "constant",
-)
+#: Init schemes of :func:`deep_stack` and the demo; ``gain`` scales each one's weight std.
+SCHEMES = ("default", "xavier_normal", "kaiming_normal_relu", "orthogonal", "normal", "zeros")
 #: Activation after each Linear in :func:`deep_stack`.
 ACTIVATIONS = ("none", "tanh", "relu")
-#: The ``a`` PyTorch passes to ``kaiming_uniform_`` in ``nn.Linear.reset_parameters``.
-DEFAULT_A = math.sqrt(5)
 
-# --- init schemes ------------------------------------------------------------------------------
+# --- deep stacks and their signals (§7, §8) ----------------------------------------------------
 
 
-def _scheme(scheme: object) -> str:
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {SCHEMES}; got {scheme!r}")
-    return str(scheme)
-
-
-def kaiming_uniform_bound(fan_in: int, a: float = 0.0) -> float:
-    """Half-width of ``kaiming_uniform_``: ``gain(a) · sqrt(3 / fan_in)``. Used in §1.
-
-    ``gain(a) = sqrt(2 / (1 + a²))`` is the gain for a leaky ReLU of slope ``a``.
-
-    >>> kaiming_uniform_bound(16, a=math.sqrt(5))  # 1 / sqrt(16), up to rounding
-    0.24999999999999997
-    """
-    require_int(fan_in, name="fan_in")
-    std = math.sqrt(2.0 / (1.0 + a * a)) / math.sqrt(fan_in)
-    return math.sqrt(3.0) * std  # the same float operations as nn.init.kaiming_uniform_
-
-
-def expected_weight_std(scheme: str, fan_in: int, fan_out: int, gain: float = 1.0) -> float:
-    """The standard deviation each scheme gives the weights (0 for zeros and constant). §4.
-
-    >>> round(expected_weight_std("default", 12, 5), 12)  # 1 / sqrt(3 · 12)
-    0.166666666667
-    >>> expected_weight_std("kaiming_normal_relu", 8, 4)  # sqrt(2 / 8)
-    0.5
-    """
-    scheme = _scheme(scheme)
-    require_int(fan_in, name="fan_in")
-    require_int(fan_out, name="fan_out")
-    gain = require_real(gain, name="gain", low=0.0)
-    base = {
-        "default": math.sqrt(1.0 / (3.0 * fan_in)),  # U(-1/√fan_in, 1/√fan_in): variance bound²/3
-        "xavier_uniform": math.sqrt(2.0 / (fan_in + fan_out)),
-        "xavier_normal": math.sqrt(2.0 / (fan_in + fan_out)),
-        "kaiming_normal_relu": math.sqrt(2.0 / fan_in),
-        "orthogonal": 1.0 / math.sqrt(max(fan_in, fan_out)),
-        "normal": 1.0,
-        "zeros": 0.0,
-        "constant": 0.0,
-    }[scheme]
-    return gain * base
-
-
-def _init_(layer: nn.Linear, scheme: str, gain: float, generator: torch.Generator | None) -> None:
-    """:func:`init_linear_` without the input checks (its callers have checked)."""
+def _init_(layer: nn.Linear, scheme: str, gain: float, generator: torch.Generator) -> None:
+    """Re-initialise ``layer`` in place; every scheme but ``default`` zeroes the bias."""
     weight, bias = layer.weight, layer.bias
     with torch.no_grad():
-        if scheme == "default":
-            nn.init.kaiming_uniform_(weight, a=DEFAULT_A, generator=generator)
-            weight.mul_(gain)
-            if bias is not None:
-                bound = 1.0 / math.sqrt(layer.in_features)
-                nn.init.uniform_(bias, -bound, bound, generator=generator)
+        if scheme == "default":  # exactly nn.Linear.reset_parameters, weights times the gain
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator).mul_(gain)
+            bound = 1.0 / math.sqrt(layer.in_features)
+            nn.init.uniform_(bias, -bound, bound, generator=generator)
             return
-        if scheme == "xavier_uniform":
-            nn.init.xavier_uniform_(weight, gain=gain, generator=generator)
-        elif scheme == "xavier_normal":
-            nn.init.xavier_normal_(weight, gain=gain, generator=generator)
+        if scheme in ("xavier_normal", "orthogonal"):
+            getattr(nn.init, scheme + "_")(weight, gain=gain, generator=generator)
         elif scheme == "kaiming_normal_relu":
-            nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=generator)
-            weight.mul_(gain)
-        elif scheme == "orthogonal":
-            nn.init.orthogonal_(weight, gain=gain, generator=generator)
-        elif scheme == "normal":
-            nn.init.normal_(weight, mean=0.0, std=gain, generator=generator)
-        elif scheme == "zeros":
-            nn.init.zeros_(weight)
-        else:  # constant
-            nn.init.constant_(weight, gain / layer.in_features)
-        if bias is not None:
-            nn.init.zeros_(bias)
-
-
-def init_linear_(
-    layer: nn.Linear, scheme: str, *, gain: float = 1.0, generator: torch.Generator | None = None
-) -> nn.Linear:
-    """Re-initialise ``layer`` in place with a named scheme; return it. Used in §4.
-
-    - ``default``: exactly ``reset_parameters`` (weights then scaled by ``gain``);
-    - ``xavier_uniform`` / ``xavier_normal`` / ``orthogonal``: ``nn.init`` with this ``gain``;
-    - ``kaiming_normal_relu``: ``kaiming_normal_(nonlinearity="relu")``, scaled by ``gain``;
-    - ``normal``: ``N(0, gain²)``, the naive ``torch.randn`` start;
-    - ``zeros``: all zero; ``constant``: every weight ``gain / fan_in``.
-
-    Every scheme but ``default`` sets the bias to zero.
-
-    >>> layer = init_linear_(nn.Linear(4, 3), "constant", gain=2.0)
-    >>> layer.weight.unique().tolist(), layer.bias.abs().sum().item()
-    ([0.5], 0.0)
-    """
-    if not isinstance(layer, nn.Linear):
-        raise TypeError(f"layer must be an nn.Linear; got {type(layer).__name__}")
-    _init_(layer, _scheme(scheme), require_real(gain, name="gain", low=0.0), generator)
-    return layer
+            nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=generator).mul_(gain)
+        else:  # normal: N(0, gain²), the naive torch.randn start; zeros: all zero
+            nn.init.normal_(weight, std=gain if scheme == "normal" else 0.0, generator=generator)
+        nn.init.zeros_(bias)
 
 
 def deep_stack(
-    depth: int,
-    width: int,
-    activation: str = "none",
-    *,
-    scheme: str = "default",
-    gain: float = 1.0,
-    seed: int = 0,
+    depth: int, width: int, activation: str = "none", *, scheme: str = "default", gain: float = 1.0
 ) -> nn.Sequential:
-    """``depth`` blocks ``Linear(width, width)`` (+ activation), each block one child. §6.
+    """``depth`` blocks ``Linear(width, width)`` (+ activation), each block one child. §7, §8.
 
-    The weights come from :func:`init_linear_` with a private generator seeded by ``seed``,
-    so the same arguments always give the same stack and the global RNG is left alone.
+    The weights come from a private generator with a fixed seed, so the same arguments always
+    give the same stack and the global random stream is left alone.
 
     >>> stack = deep_stack(3, 8, "relu", scheme="kaiming_normal_relu")
-    >>> len(stack), stack[0]
-    (3, Sequential(
-      (0): Linear(in_features=8, out_features=8, bias=True)
-      (1): ReLU()
-    ))
+    >>> len(stack), [type(m).__name__ for m in stack[0]]
+    (3, ['Linear', 'ReLU'])
     """
     require_int(depth, name="depth")
     require_int(width, name="width")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
-    scheme, gain = _scheme(scheme), require_real(gain, name="gain", low=0.0)
-    generator = torch.Generator().manual_seed(seed)
+    if activation not in ACTIVATIONS or scheme not in SCHEMES:
+        raise ValueError(
+            f"activation must be one of {ACTIVATIONS} and scheme one of {SCHEMES}; "
+            f"got {activation!r} and {scheme!r}"
+        )
+    gain, generator = require_real(gain, name="gain", low=0.0), torch.Generator().manual_seed(0)
     blocks = []
     for _ in range(depth):
         layer = nn.utils.skip_init(nn.Linear, width, width)  # no draw from the global RNG
@@ -183,215 +86,117 @@ def deep_stack(
     return nn.Sequential(*blocks)
 
 
-# --- recording signals (§6) --------------------------------------------------------------------
-
-
-class LayerRecorder:
-    """Collect each child's output and the gradient of the loss w.r.t. it, as a ``with`` block.
-
-    On entry a forward hook goes on every direct child of ``model`` (for ``nn.Sequential``: one
-    entry per block); during the forward pass a tensor hook goes on each output; on exit every
-    hook is removed, even when the body raised. Only the last forward pass is kept. Used in §6.
-
-    >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
-    >>> with LayerRecorder(model) as recorder:
-    ...     model(torch.ones(5, 3)).sum().backward()
-    >>> [tuple(recorder.activations[n].shape) for n in recorder.names]
-    [(5, 4), (5, 4), (5, 1)]
-    >>> recorder.gradients["2"].tolist() == [[1.0]] * 5, recorder.active_hooks
-    (True, 0)
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
-        self._modules = dict(model.named_children())
-        if not self._modules:
-            raise ValueError("nothing to record: the model has no children (wrap it in Sequential)")
-        self.names: list[str] = list(self._modules)
-        self._handles: list[RemovableHandle] = []
-        self.activations: dict[str, torch.Tensor] = {}
-        self.gradients: dict[str, torch.Tensor] = {}
-
-    def _hook_for(self, name: str) -> Callable[..., None]:
-        def store_gradient(grad: torch.Tensor) -> None:
-            self.gradients[name] = grad.detach()
-
-        def forward_hook(_module: nn.Module, _inputs: object, output: object) -> None:
-            if not isinstance(output, torch.Tensor):
-                raise TypeError(
-                    f"module {name!r} returned {type(output).__name__}; only tensor outputs "
-                    "can be recorded"
-                )
-            self.activations[name] = output.detach()
-            if output.requires_grad:
-                self._handles.append(output.register_hook(store_gradient))
-
-        return forward_hook
-
-    def __enter__(self) -> LayerRecorder:
-        for name, module in self._modules.items():
-            self._handles.append(module.register_forward_hook(self._hook_for(name)))
-        return self
-
-    def __exit__(self, *_exc_info: object) -> None:
-        while self._handles:
-            self._handles.pop().remove()
-
-    @property
-    def active_hooks(self) -> int:
-        """How many hook handles are currently registered (0 outside the ``with`` block)."""
-        return len(self._handles)
-
-    def _recorded(self, store: dict[str, torch.Tensor], what: str) -> list[torch.Tensor]:
-        missing = [name for name in self.names if name not in store]
-        if missing:
-            backward = " and a backward pass" if what == "gradient" else ""
-            raise ValueError(
-                f"no {what} recorded for {missing}: run a forward pass{backward} inside the "
-                "`with` block"
-            )
-        return [store[name] for name in self.names]
-
-    def activation_stds(self) -> list[float]:
-        """Standard deviation of each recorded output over all its entries (float64 maths).
-
-        See :func:`batch_std` for the sample-to-sample spread, which ignores the bias.
-        """
-        stored = self._recorded(self.activations, "activation")
-        return [float(t.double().std(correction=0)) for t in stored]
-
-    def gradient_norms(self) -> list[float]:
-        """Euclidean norm of the loss gradient w.r.t. each recorded output."""
-        return [float(t.double().norm()) for t in self._recorded(self.gradients, "gradient")]
-
-
-def batch_std(tensor: torch.Tensor) -> float:
-    """``sqrt(mean over units of var over dim 0)``: the sample-to-sample spread of an output. §6.
-
-    >>> round(batch_std(torch.tensor([[1.0, 5.0], [3.0, 5.0]])), 6)  # unit 0: ±1; unit 1: fixed
-    0.707107
-    """
-    tensor = as_tensor(tensor, name="tensor")
-    if tensor.ndim == 0 or tensor.shape[0] == 0:
-        raise ValueError(f"need a batch of at least one sample; got shape {tuple(tensor.shape)}")
-    return float(tensor.double().var(dim=0, correction=0).mean().sqrt())
-
-
 @dataclass(frozen=True)
 class SignalStats:
-    """Per-layer numbers from one forward and one backward pass (index 0 = first layer)."""
+    """Per-layer numbers of one forward and one backward pass (index 0 = layer 1, the bottom)."""
 
-    names: list[str]
     activation_std: list[float]
     gradient_norm: list[float]
 
 
-def signal_statistics(model: nn.Module, x: torch.Tensor) -> SignalStats:
-    """Push ``x`` through ``model`` and a gradient back; measure each child. Used in §6.
+def signal_statistics(model: nn.Sequential, x: torch.Tensor) -> SignalStats:
+    """Push ``x`` through each child of ``model`` and a gradient back; measure each output. §7.
 
-    The backward pass starts from a fixed random direction of norm 1 (the gradient a loss
-    would send into the output), so the last layer's gradient norm is 1 and every other number
-    reads as "times what arrived at the top". ``model``'s ``.grad`` fields are left untouched.
+    The backward pass starts from a fixed random direction of norm 1 at the output (the top),
+    so the last layer's gradient norm is 1 and every other number reads as "times what arrived
+    at the top". ``model``'s ``.grad`` fields are left untouched.
 
-    >>> model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
-    >>> stats = signal_statistics(model, torch.randn(8, 4))
-    >>> stats.names, round(stats.gradient_norm[-1], 6)
-    (['0', '1'], 1.0)
+    >>> stats = signal_statistics(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4)), torch.ones(8, 4))
+    >>> len(stats.activation_std), round(stats.gradient_norm[-1], 6)
+    (2, 1.0)
     """
-    x = as_tensor(x, name="x").requires_grad_(True)
-    with LayerRecorder(model) as recorder:
-        output = model(x)
-        if output.numel() == 0:
-            raise ValueError(f"the output is empty (shape {tuple(output.shape)}); use a batch ≥ 1")
-        noise = torch.randn(output.shape, generator=torch.Generator().manual_seed(0))
-        torch.autograd.grad(output, x, grad_outputs=(noise / noise.norm()).to(output.dtype))
-    return SignalStats(recorder.names, recorder.activation_stds(), recorder.gradient_norms())
+    h = as_tensor(x, name="x")
+    if h.ndim != 2 or h.shape[0] == 0:
+        raise ValueError(f"x must be a non-empty batch (n, width); got shape {tuple(h.shape)}")
+    outputs = []
+    with torch.enable_grad(), threads(1):
+        for block in model:
+            h = block(h if outputs else h.requires_grad_(True))
+            outputs.append(h)
+        noise = torch.randn(h.shape, generator=torch.Generator().manual_seed(0), dtype=h.dtype)
+        grads = torch.autograd.grad(h, outputs, grad_outputs=noise / noise.norm())
+    stds = [float(out.detach().double().std(correction=0)) for out in outputs]
+    return SignalStats(stds, [float(g.double().norm()) for g in grads])
 
 
-# --- plot (§2) ---------------------------------------------------------------------------------
+# --- diagnostics during training (§8) ----------------------------------------------------------
 
 
-def init_histogram(
-    ax: Axes,
-    values: object,
-    *,
-    bound: float | None = None,
-    bins: int = 40,
-    title: str | None = None,
-) -> dict[str, object]:
-    """Histogram of initial weights (as a density), with dashed lines at ``±bound``. Used in §2.
+def classification_data(n: int = 2048, d_in: int = 20, classes: int = 10):
+    """``n`` inputs ``N(0, 1)`` labelled by a fixed random linear teacher, ``argmax(X T)``. §8."""
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(n, d_in, generator=generator)
+    return X, (X @ torch.randn(d_in, classes, generator=generator)).argmax(dim=1)
 
-    With a ``bound``, the flat density ``1 / (2·bound)`` of ``U(-bound, bound)`` is drawn
-    too, so a default-initialised layer can be compared with its formula at a glance.
 
-    >>> from matplotlib.figure import Figure
-    >>> artists = init_histogram(Figure().add_subplot(), torch.rand(100) - 0.5, bound=0.5)
-    >>> sorted(artists)
-    ['bars', 'bounds', 'density']
+def classifier(d_in: int = 20, hidden: int = 100, classes: int = 10) -> nn.Sequential:
+    """Linear–Tanh–Linear–Tanh–Linear with PyTorch's default init, from a fixed seed. §8."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        linears = [nn.Linear(d_in, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, classes)]
+    return nn.Sequential(linears[0], nn.Tanh(), linears[1], nn.Tanh(), linears[2])
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What :func:`train_classifier` measured at each step."""
+
+    losses: list[float]
+    #: log10(std(ΔW) / std(W)) of each Linear's weight, keyed by module name, one per step.
+    update_ratios: dict[str, list[float]]
+
+
+def train_classifier(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int = 150
+) -> TrainingRun:
+    """Minibatch SGD (batch 32) on cross-entropy, recording each Linear's update-to-data ratio. §8.
+
+    The ratio is measured, not predicted: each weight is copied before ``optimizer.step()`` and
+    compared after, so it means the same for any optimizer.
+
+    >>> run = train_classifier(classifier(4, 8, 3), *classification_data(64, 4, 3), lr=0.1, steps=2)
+    >>> len(run.losses), list(run.update_ratios), len(run.update_ratios["4"])
+    (2, ['0', '2', '4'], 2)
     """
-    ax = require_axes(ax)
-    flat = as_tensor(values, name="values").flatten()
-    if flat.numel() == 0:
-        raise ValueError("values is empty; expected at least one weight")
-    _, _, bars = ax.hist(flat.numpy(), bins=bins, density=True, color="0.6", edgecolor="white")
-    artists: dict[str, object] = {"bars": bars}
-    if bound is not None:
-        if not bound > 0:
-            raise ValueError(f"bound must be > 0; got {bound}")
-        artists["bounds"] = [
-            ax.axvline(edge, color="tab:red", linestyle="--", linewidth=1.5)
-            for edge in (-bound, bound)
-        ]
-        (artists["density"],) = ax.plot(
-            [-bound, bound],
-            [1 / (2 * bound)] * 2,
-            color="tab:blue",
-            linewidth=2,
-            label=f"U(−{bound:.3g}, {bound:.3g}) density",
-        )
-        ax.legend(fontsize=8, loc="lower center")
-    ax.set_xlabel("weight value")
-    ax.set_ylabel("density")
-    if title is not None:
-        ax.set_title(title)
-    return artists
+    linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+    optimizer = torch.optim.SGD(model.parameters(), lr=require_real(lr, name="lr", low=0.0))
+    generator = torch.Generator().manual_seed(0)  # the same minibatches for every run
+    run = TrainingRun([], {name: [] for name in linears})
+    with threads(1):
+        for _ in range(require_int(steps, name="steps")):
+            index = torch.randint(0, len(X), (32,), generator=generator)
+            loss = nn.functional.cross_entropy(model(X[index]), y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            before = {name: m.weight.detach().clone() for name, m in linears.items()}
+            optimizer.step()
+            for name, m in linears.items():
+                change = (m.weight.detach() - before[name]).std() / before[name].std()
+                run.update_ratios[name].append(float(torch.log10(change)))
+            run.losses.append(loss.item())
+    return run
 
 
-# --- slider demo (§7) --------------------------------------------------------------------------
+# --- slider demo (§9) --------------------------------------------------------------------------
 
-BATCH = 64
-DEPTH_RANGE = (2, 20)
-WIDTH_RANGE = (16, 256)
-GAIN_RANGE = (0.25, 2.0)
-#: Fixed y-range, so moving a slider moves the curves, not the axes.
-Y_RANGE = (1e-12, 1e12)
+#: Fixed y-range and ticks, so moving a slider moves the curves, not the axes.
 Y_TICKS = (1e-12, 1e-6, 1.0, 1e6, 1e12)
 
 
 @lru_cache(maxsize=64)
-def stack_signals(
-    scheme: str, activation: str, depth: int, width: int, gain: float, seed: int = 0
-) -> SignalStats:
-    """Per-layer activation std and gradient norm of a seeded deep stack on a seeded batch.
+def stack_signals(scheme: str, activation: str, depth: int, width: int, gain: float) -> SignalStats:
+    """Per-layer activation std and gradient norm of a seeded deep stack on a seeded batch of 64.
 
     >>> stats = stack_signals("kaiming_normal_relu", "relu", 4, 64, 1.0)
     >>> len(stats.activation_std), round(stats.gradient_norm[-1], 6)
     (4, 1.0)
     """
-    stack = deep_stack(depth, width, activation, scheme=scheme, gain=gain, seed=seed)
-    x = torch.randn(BATCH, width, generator=torch.Generator().manual_seed(seed + 1))
-    with torch.enable_grad():  # the widget may be driven from a no_grad context
-        return signal_statistics(stack, x)
+    stack = deep_stack(depth, width, activation, scheme=scheme, gain=gain)
+    return signal_statistics(stack, torch.randn(64, width, generator=torch.Generator()))
 
 
-def _ratio(values: list[float]) -> str:
-    first, last = values[0], values[-1]
-    if not (math.isfinite(first) and math.isfinite(last)):
-        return "overflow"
-    if first == 0:
-        return "dead (0)"
-    return f"{last / first:.3g}×"
+def _ratio(values: list[float]) -> str:  # within the sliders' range nothing overflows float32
+    return tr("dead (0)") if values[0] == 0 else f"{values[-1] / values[0]:.3g}×"
 
 
 def draw_init_explorer(
@@ -405,117 +210,259 @@ def draw_init_explorer(
         "forward: std of layer output": stats.activation_std,
         "backward: ‖gradient into layer‖": stats.gradient_norm,
     }
-    for label, values in curves.items():  # one call per curve: no legend built twice
-        per_layer_curves(ax, {label: values}, ylabel="per-layer value (log scale)")
-    ax.axhline(1.0, color="0.4", linestyle="--", linewidth=1)
+    per_layer_curves(ax, curves, ylabel="per-layer value (log scale)", reference=1.0)
     ax.set_title(f"{scheme} init, {activation}, {depth} layers × {width}, gain {gain:.2f}")
-    # fixed, plain tick labels: cheap to render, and the axes never jump between redraws
-    ax.set_ylim(*Y_RANGE)
+    ax.set_ylim(Y_TICKS[0], Y_TICKS[-1])  # fixed, plain tick labels: cheap, axes never jump
     ax.set_yticks(Y_TICKS, labels=[f"1e{round(math.log10(t))}" for t in Y_TICKS])
     ax.yaxis.set_minor_locator(NullLocator())
-    ax.set_xlim(0.5, DEPTH_RANGE[1] + 0.5)
+    ax.set_xlim(0.5, 20.5)
     ax.set_xticks((1, 5, 10, 15, 20))
     ax.legend(fontsize=8, loc="upper left", frameon=False)
-    act = stats.activation_std
-    return (
-        f"{scheme}, {activation}, {depth}×{width}, gain {gain:.2f}: activation std "
-        f"{act[0]:.3g} (layer 1) → {act[-1]:.3g} (layer {depth}), ratio {_ratio(act)}; "
-        f"gradient norm layer 1 / layer {depth}: {_ratio(stats.gradient_norm[::-1])}"
+    act, grad = stats.activation_std, stats.gradient_norm
+    setting = tr("{scheme}, {activation}, {depth}×{width}, gain {gain:.2f}", **locals())
+    return setting + tr(
+        ": activation std {first:.3g} (layer 1) → {last:.3g} (layer {depth}), ratio {ratio}; "
+        "gradient norm layer 1 / layer {depth}: {back}",
+        first=act[0],
+        last=act[-1],
+        depth=depth,
+        ratio=_ratio(act),
+        back=_ratio(grad[::-1]),
     )
 
 
-def build_demo(
-    scheme: str = "default",
-    activation: str = "relu",
-    depth: int = 10,
-    width: int = 128,
-    gain: float = 1.0,
-) -> SliderDemo:
-    """Two dropdowns and three sliders driving :func:`draw_init_explorer`. Used in §7."""
+def build_demo() -> SliderDemo:
+    """Two dropdowns and three sliders driving :func:`draw_init_explorer`. Used in §9."""
     controls = {
-        "scheme": dropdown("init", SCHEMES, scheme),
-        "activation": dropdown("activation", ACTIVATIONS, activation),
-        "depth": int_slider("depth", depth, *DEPTH_RANGE),
-        "width": int_slider("width", width, *WIDTH_RANGE, step=16),
-        "gain": float_slider("gain", gain, *GAIN_RANGE, step=0.05),
+        "scheme": dropdown("init", SCHEMES, "default"),
+        "activation": dropdown("activation", ACTIVATIONS, "relu"),
+        "depth": int_slider("depth", 10, 2, 20),
+        "width": int_slider("width", 128, 16, 256, step=16),
+        "gain": float_slider("gain", 1.0, 0.25, 2.0, step=0.05),
     }
     return slider_demo(draw_init_explorer, controls, figsize=(8.0, 3.2))
 
 
-# --- exercise checks (§8) ----------------------------------------------------------------------
+# --- exercise checks (§10) ---------------------------------------------------------------------
 
-FAN_INS = (1, 3, 10, 256, 784)
+#: Errors that wrong answers raise (stable part of PyTorch's message) → the mistake they reveal.
+ERROR_HINTS = {
+    r"leaf Variable that requires grad": "A weight is a Parameter that requires grad: write "
+    "into it inside `with torch.no_grad():` (the nn.init functions already do).",
+    r"must match the size of tensor": "W is already (d_out, d_in), the layout of layer.weight: "
+    "copy it as it is, no transpose.",
+    r"'NoneType' object has no attribute": "A layer built with bias=False has layer.bias = "
+    "None (and b is None then): skip the bias.",
+    r"cannot assign|must be Tensor": "Make W a tensor (torch.as_tensor) and copy it into the "
+    "existing Parameter.",
+}
 
 
-def check_default_bound(default_bound: Callable[[int], float]) -> None:
-    """Check ``default_bound(fan_in)`` = the half-width of ``nn.Linear``'s default init.
+def _attempt(exercise: str, answer: Callable[..., object], *args: object) -> object:
+    """:func:`utils.check.attempt`, turning the typical errors of a wrong answer into hints."""
+    try:
+        return attempt(exercise, answer, *args)
+    except (RuntimeError, AttributeError, TypeError) as error:
+        for pattern, hint in ERROR_HINTS.items():
+            if re.search(pattern, str(error)):
+                raise AssertionError(f"{type(error).__name__}: {error}\n{tr(hint)}") from error
+        raise
 
-    >>> check_default_bound(lambda fan_in: 1 / math.sqrt(fan_in))
-    ✓ default_bound(fan_in) = 1/√fan_in, and real nn.Linear weights respect it
-    """
-    for fan_in in FAN_INS:
-        got = attempt("default_bound", default_bound, fan_in)
-        if got is NOT_ATTEMPTED:
-            return
-        expect(isinstance(got, int | float), f"return a number; got {type(got).__name__}")
-        expected = 1 / math.sqrt(fan_in)
-        kaiming = (math.sqrt(6 / fan_in), math.sqrt(3 / fan_in))  # a = 0, or gain 1
-        expect(
-            not any(math.isclose(got, bound) for bound in kaiming),
-            f"default_bound({fan_in}) = {got:.4g} is a Kaiming bound for a = 0 or gain 1; "
-            "PyTorch passes a = √5, so gain² = 2 / (1 + 5) = 1/3.",
-        )
-        expect(
-            math.isclose(got, expected, rel_tol=1e-6),
-            f"default_bound({fan_in}): expected {expected:.6g}, got {got:.6g}. "
-            "bound = gain · √(3 / fan_in) with gain = √(2 / (1 + a²)) and a = √5.",
-        )
-    with torch.random.fork_rng(devices=[]):  # leave the learner's random stream alone
-        torch.manual_seed(0)
-        layer = nn.Linear(256, 64)
-    expect(
-        layer.weight.detach().abs().max().item() <= default_bound(256),
-        "a real nn.Linear(256, 64) has weights beyond your bound",
+
+def _close(got: float, want: float, rel: float = 0.02) -> bool:
+    return math.isclose(got, want, rel_tol=rel, abs_tol=1e-12)
+
+
+#: Wrong weight stds in Exercise 3.1, as (a, b, c, p) in √a / (b·d_out + c·d_in)^p: the mistake.
+RELU_MISTAKES = {
+    (2, 1, 0, 0.5): "Your std follows fan_out = d_out (torchvision's ResNet line), not fan_in.",
+    (2, 1, 1, 0.5): "That is Xavier/Glorot, Var = 2/(fan_in + fan_out), made for tanh.",
+    (1, 0, 1, 0.5): "The ReLU gain √2 is missing: Var = 1/fan_in suits a layer without activation.",
+    (1, 0, 3, 0.5): "That is nn.Linear's default, Var = 1/(3 fan_in), which fades (§7).",
+    (2, 0, 3, 0.5): "You used the std √(2/fan_in) as the bound k, but U(−k, k) has std k/√3.",
+    (6, 0, 1, 0.5): "√(6/fan_in) is the bound k of the uniform, not its std.",
+    (2, 0, 1, 1): "Your std scales like 1/fan_in; a variance ∝ 1/fan_in means a std ∝ 1/√fan_in.",
+    (12, 0, 1, 1): "Your std scales like 1/fan_in; a variance ∝ 1/fan_in means a std ∝ 1/√fan_in.",
+}
+RELU_RULE = " A ReLU layer needs Var[W] = 2/fan_in, with fan_in = d_in = weight.shape[1]."
+RELU_STD = "Weight ({o}, {i}): expected std √(2/{i}) = {want:.4f}, got {got:.4f}."
+RELU_NOT_UNIFORM = (
+    "The std is right, but the values are not U(−k, k) with k = √(6/d_in) = {k:.4f}: the largest "
+    "|w| is {top:.4f} (a normal reaches past ±k)."
+)
+RELU_PASSED = (
+    "U(−k, k), k = √(6/d_in), for every shape: a 1024→…→64 ReLU funnel keeps its std (×{r:.2g})"
+)
+
+
+def _fill(init_weight: Callable[[torch.Tensor], object], weight: torch.Tensor) -> object:
+    """NaN-fill ``weight``, let the learner fill it (seeded); return it, or ``NOT_ATTEMPTED``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(weight.shape[0])
+        nn.init.constant_(weight, math.nan)
+        if _attempt("relu_uniform_", init_weight, weight) is NOT_ATTEMPTED:
+            return NOT_ATTEMPTED
+    in_place = (
+        "Fill `weight` in place (weight.uniform_, nn.init.uniform_): a returned tensor is lost."
     )
-    passed("default_bound(fan_in) = 1/√fan_in, and real nn.Linear weights respect it")
-
-
-def _relu_stack_std_ratio(init_weight: Callable[[torch.Tensor], object], depth: int = 20) -> float:
-    """std of the last ReLU layer's output over the first's, weights set by ``init_weight``."""
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
-        torch.manual_seed(0)
-        h = torch.randn(256, 128)
-        stds = []
-        for _ in range(depth):
-            weight = torch.empty(128, 128)
-            init_weight(weight)
-            h = torch.relu(h @ weight.T)
-            stds.append(float(h.std()))
-    return stds[-1] / stds[0] if stds[0] > 0 else 0.0
+    expect(not weight.isnan().any(), tr(in_place))
+    return weight.detach()
 
 
 def check_relu_init(init_weight: Callable[[torch.Tensor], object]) -> None:
-    """Check ``init_weight(weight)`` keeps a 20-layer ReLU stack's std within a factor 2.
+    """Check ``init_weight(weight)`` fills any ``(d_out, d_in)`` weight from U(±√(6/d_in)).
 
-    >>> check_relu_init(lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"))
-    ✓ through 20 ReLU layers the std changes by ×0.711: the signal neither vanishes nor explodes
+    >>> check_relu_init(lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"))
+    ✓ U(−k, k), k = √(6/d_in), for every shape: a 1024→…→64 ReLU funnel keeps its std (×0.81)
     """
-    with torch.random.fork_rng(devices=[]):
-        probe = attempt("relu_init_", init_weight, torch.empty(4, 4))
-    if probe is NOT_ATTEMPTED:
-        return
-    ratio = _relu_stack_std_ratio(init_weight)
-    expect(
-        not ratio < 0.5,  # a nan ratio (overflow) is reported as exploding below
-        f"the signal vanishes: std shrinks ×{ratio:.3g} over 20 ReLU layers. ReLU zeroes "
-        "half of each input, so the weights need variance 2 / fan_in (nonlinearity='relu').",
+    weights = (  # a funnel, a real Parameter that widens, a square float64 Parameter
+        torch.empty(96, 768),
+        nn.utils.skip_init(nn.Linear, 96, 768).weight,
+        nn.utils.skip_init(nn.Linear, 256, 256, dtype=torch.float64).weight,
     )
-    expect(
-        ratio <= 2,
-        f"the signal explodes: std grows ×{ratio:.3g} over 20 ReLU layers. "
-        "Aim for weight variance 2 / fan_in, not more.",
+    for weight in weights:
+        if _fill(init_weight, weight) is NOT_ATTEMPTED:
+            return
+        (o, i), std = weight.shape, float(weight.detach().double().std())
+        if _close(std, math.sqrt(2 / i)):
+            continue
+        for (a, b, c, p), mistake in RELU_MISTAKES.items():
+            expect(not _close(std, a**0.5 / (b * o + c * i) ** p), tr(mistake) + tr(RELU_RULE))
+        expect(False, tr(RELU_STD, o=o, i=i, want=math.sqrt(2 / i), got=std) + tr(RELU_RULE))
+    k, top = math.sqrt(6 / 768), float(weights[0].abs().max())
+    uniform = 0.99 * k < top <= k * (1 + 1e-5) and abs(float(weights[0].mean())) < 0.01 * k
+    expect(uniform, tr(RELU_NOT_UNIFORM, k=k, top=top))
+    widths = (1024, 512, 256, 128, 64)
+    with torch.random.fork_rng(devices=[]), torch.no_grad(), threads(1):
+        h = x = torch.randn(512, widths[0], generator=torch.Generator().manual_seed(0))
+        for d_in, d_out in itertools.pairwise(widths):
+            h = torch.relu(h @ _fill(init_weight, torch.empty(d_out, d_in)).T)
+    passed(tr(RELU_PASSED, r=float(h.std() / x.std())))
+
+
+def _output_std(depth: int, relu: bool, layer=1 / 3, per_relu=1 / 2, extra=0, power=0.5) -> float:
+    """Std after ``depth`` bias-free default-init layers (ReLU between them), unit input.
+
+    The keywords describe the typical wrong answers: the mean-square factor per layer and per
+    ReLU, a miscount of the ReLUs, and the variance (power 1) for the std (power 0.5).
+    """
+    return (layer**depth * per_relu ** (depth - 1 + extra if relu else 0)) ** power
+
+
+#: Typical wrong answers in Exercise 3.2, as keywords of :func:`_output_std`, and the mistake.
+OUTPUT_STD_MISTAKES = {
+    (1 / 3, 1 / 2, 0, 1): "That is the variance of the output; the std is its square root.",
+    (1 / 3, 1, 0, 0.5): "A ReLU zeroes the negative half of its zero-mean input: it halves E[h²].",
+    (1 / 3, 1 / 2, 1, 0.5): "There are depth − 1 ReLUs: none after the last layer (we measure it).",
+    (1 / 3, 1 / 4, 0, 0.5): "A ReLU halves the mean square E[h²], so the std by 1/√2, not by 1/2.",
+    (1, 1, 0, 0.5): "The default init does not keep the variance: d_in·Var[W_ij] = 1/3 per layer.",
+}
+OUTPUT_STD_WRONG = (
+    "predicted_output_std({d}, {r}): expected {want:.4g}, got {got:.4g}. Each layer multiplies "
+    "the mean square by d_in·Var[W_ij], each ReLU halves it."
+)
+OUTPUT_STD_PASSED = (
+    "right at every depth. Measured (rms of 8 stacks, depth 10, width 64 / 256): {plain} "
+    "without ReLU (you: {p:.2g}), {relu} with ReLU (you: {q:.2g})"
+)
+
+
+def _measured_output_std(width: int, relu: bool, depth: int = 10, stacks: int = 8) -> str:
+    """The rms output of ``stacks`` random stacks (one stack alone is off by ±20 % with ReLU)."""
+    mean_square = 0.0
+    with torch.random.fork_rng(devices=[]), torch.no_grad(), threads(1):
+        for seed in range(stacks):
+            torch.manual_seed(seed)
+            h = torch.randn(256, width)
+            for layer in range(depth):
+                h = torch.relu(h) if relu and layer else h
+                h = h @ nn.init.kaiming_uniform_(torch.empty(width, width), a=math.sqrt(5)).T
+            mean_square += float(h.square().mean()) / stacks
+    return f"{math.sqrt(mean_square):.2g}"
+
+
+def check_output_std(predicted_output_std: Callable[[int, bool], object]) -> None:
+    """Check a predicted output std of a bias-free default-init stack, then measure it.
+
+    >>> check_output_std(lambda depth, relu: (3**-depth / 2 ** (relu * (depth - 1))) ** 0.5)
+    ... # doctest: +ELLIPSIS
+    ✓ right at every depth. Measured (rms of 8 stacks, depth 10, width 64 / 256): ... (you: 0.00018)
+    """
+    got = {}
+    for depth, relu in itertools.product((1, 2, 5, 10), (False, True)):
+        value = _attempt("predicted_output_std", predicted_output_std, depth, relu)
+        if value is NOT_ATTEMPTED:
+            return
+        got[depth, relu] = as_number(value, what=f"predicted_output_std({depth}, {relu})")
+    wrong = [key for key, value in got.items() if not _close(value, _output_std(*key), 1e-3)]
+    for keywords, mistake in OUTPUT_STD_MISTAKES.items():
+        matches = [_close(got[key], _output_std(*key, *keywords), 1e-3) for key in wrong]
+        expect(not (wrong and all(matches)), tr(mistake))
+    for d, r in wrong:
+        expect(False, tr(OUTPUT_STD_WRONG, d=d, r=r, want=_output_std(d, r), got=got[d, r]))
+    plain, relu = (", ".join(_measured_output_std(w, r) for w in (64, 256)) for r in (0, 1))
+    passed(tr(OUTPUT_STD_PASSED, plain=plain, relu=relu, p=got[10, False], q=got[10, True]))
+
+
+SET_WEIGHTS_HINTS = (
+    "layer.weight (or .bias) is a new object now, but the optimizer built before still holds the "
+    "old Parameter: training never sees your values. Write into the existing one: "
+    "with torch.no_grad(): layer.weight.copy_(...).",
+    "layer.weight shares memory with W (what `.data = W` does): change one and the other changes. "
+    "Copy the values.",
+    "The weight was {want} and is {got} now: copy_ converts W to the layer's dtype.",
+    "The weight holds Wᵀ: W is already (d_out, d_in), like layer.weight.",
+)
+
+
+def check_set_weights(set_weights_: Callable[..., object]) -> None:
+    """Check ``set_weights_(layer, W, b)`` writes into the Parameters an optimizer already holds.
+
+    >>> def set_weights_(layer, W, b):
+    ...     with torch.no_grad():
+    ...         layer.weight.copy_(torch.as_tensor(W))
+    ...         if b is not None:
+    ...             layer.bias.copy_(torch.as_tensor(b))
+    >>> check_set_weights(set_weights_)  # doctest: +ELLIPSIS
+    ✓ W and b copied into the Parameters the optimizer holds: dtype kept, no shared memory, ...
+    """
+    rng, generator = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    W3, b3, W7, b7 = (
+        torch.randn(*size, generator=generator) for size in ((3, 5), (3,), (7, 2), (7,))
     )
+    cases = (  # (layer, W, b): tensors and NumPy arrays, float32 and float64, bias=False, square
+        (nn.utils.skip_init(nn.Linear, 5, 3), W3, b3),
+        (nn.utils.skip_init(nn.Linear, 4, 6, bias=False), rng.standard_normal((6, 4)), None),
+        (nn.utils.skip_init(nn.Linear, 3, 3), rng.random((3, 3), "f4"), np.ones(3, "f4")),
+        (nn.utils.skip_init(nn.Linear, 2, 7, dtype=torch.float64), W7, b7),
+    )
+    replaced, aliased, dtype_changed, transposed = SET_WEIGHTS_HINTS
+    for layer, W, b in cases:
+        params, dtype, source = list(layer.parameters()), layer.weight.dtype, torch.as_tensor(W)
+        optimizer = torch.optim.SGD(params, lr=0.1)  # built first, as training scripts do
+        if _attempt("set_weights_", set_weights_, layer, W, b) is NOT_ATTEMPTED:
+            return
+        same = all(p is q for p, q in zip(layer.parameters(), params, strict=False))
+        expect(same, tr(replaced))
+        weight = layer.weight.detach().clone()
+        expect(layer.weight.data_ptr() != source.data_ptr(), tr(aliased))
+        expect(weight.dtype == dtype, tr(dtype_changed, want=dtype, got=weight.dtype))
+        square = weight.shape[0] == weight.shape[1]
+        expect(not (square and torch.allclose(weight, source.T.to(dtype))), tr(transposed))
+        expect(torch.allclose(weight, source.to(dtype)), tr("layer.weight does not hold W."))
+        bias_ok = b is None or torch.allclose(layer.bias.detach(), torch.as_tensor(b).to(dtype))
+        expect((b is None) == (layer.bias is None) and bias_ok, tr("layer.bias does not hold b."))
+        frozen = tr("layer.weight no longer requires grad, so the optimizer cannot train it.")
+        expect(layer.weight.requires_grad, frozen)
+        layer(torch.ones(2, layer.in_features, dtype=dtype)).square().sum().backward()
+        optimizer.step()
+        expect(
+            not torch.equal(layer.weight.detach(), weight),
+            tr("A step left layer.weight as it was."),
+        )
     passed(
-        f"through 20 ReLU layers the std changes by ×{ratio:.3g}: "
-        "the signal neither vanishes nor explodes"
+        tr(
+            "W and b copied into the Parameters the optimizer holds: dtype kept, no shared memory, "
+            "bias=False"
+        )
     )

@@ -1,196 +1,103 @@
 """Notebook 06, from one layer to an MLP: 2-D data, small MLPs, decision boundaries, checks.
 
-Data is made with torch only and seeded through a ``torch.Generator`` (the global RNG is left
-alone unless a function says so); every training run takes well under a second on a CPU. The
-functions a learner calls check their input once; the slider demo calls the unchecked cores
-(``_fit``, ``_grid``, ``_draw_boundary``) with tensors it made itself.
-
-- §3 uses :func:`two_moons`, :func:`build_mlp`, :func:`train_classifier`, :func:`decision_grid`
-  and :func:`decision_boundary` (which draws the first-layer units with :func:`unit_lines`)
-- §4 uses :func:`train_val_curves`; §5 uses :func:`build_demo` (:func:`train_boundary`)
-- §6 (exercises) uses :func:`check_parameter_count`, :func:`check_collapse`, :func:`check_dropout`
+§3 and §5 use :func:`toy_data`, :func:`build_mlp`, :func:`train_classifier`, :func:`decision_grid`
+and :func:`decision_boundary`; §6 :func:`build_demo`; §7 the ``check_*`` functions.
 """
 
 from __future__ import annotations
 
 import functools
+import html
+import io
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import namedtuple
+from collections.abc import Sequence
 
+import contourpy
 import numpy as np
+import PIL.Image
 import torch
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from torch import nn
+from torch.func import functional_call
 from torch.nn import functional as F
 
-from utils import threads
-from utils._validate import as_tensor, require_axes, require_int, require_real, require_shape
-from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
-from utils.widgets import SliderDemo, choice_slider, dropdown, int_slider, slider_demo
+from utils import threads, tr
+from utils._validate import require_axes, require_int, require_real
+from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor, passed, without
+from utils.widgets import choice_slider, dropdown, int_slider, slider_demo
 
 # --- data and models ----------------------------------------------------------------------------
 
 
-def two_moons(
-    n_samples: int = 200, *, noise: float = 0.1, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two interleaving half circles in the plane, labelled 0 and 1. Used in §3 and §4.
+def toy_data(kind: str = "moons", n_samples: int = 200, *, noise: float = 0.1, seed: int = 0):
+    """``(X, y)``, two seeded classes in the plane: ``"moons"``, two interleaving half circles
+    (§3, §5), or ``"spirals"`` of 1.25 turns (§6). The global RNG is left alone.
 
-    Returns ``X`` of shape ``(n, 2)`` (float32) and labels ``y`` of shape ``(n,)`` (int64),
-    shuffled; class 0 has ``n // 2`` points, class 1 the rest.
-
-    >>> X, y = two_moons(6, noise=0.0)
+    >>> X, y = toy_data("moons", 6, noise=0.0)
     >>> X.shape, y.dtype, int(y.sum())
     (torch.Size([6, 2]), torch.int64, 3)
     """
-    n_samples = require_int(n_samples, name="n_samples")
-    noise = require_real(noise, low=0.0, name="noise")
     generator = torch.Generator().manual_seed(seed)
-    n0 = n_samples // 2
-    t0 = torch.rand(n0, generator=generator) * math.pi
-    t1 = torch.rand(n_samples - n0, generator=generator) * math.pi
-    upper = torch.stack([torch.cos(t0), torch.sin(t0)], dim=1)
-    lower = torch.stack([1 - torch.cos(t1), 0.5 - torch.sin(t1)], dim=1)
-    X = torch.cat([upper, lower]) + noise * torch.randn(n_samples, 2, generator=generator)
-    y = torch.cat([torch.zeros(n0, dtype=torch.long), torch.ones(n_samples - n0, dtype=torch.long)])
+    y = (torch.arange(require_int(n_samples, name="n_samples")) >= n_samples // 2).long()
+    t = torch.rand(n_samples, generator=generator)
+    if kind == "moons":  # class 1 is class 0's half circle turned over and moved by (1, 0.5)
+        X = torch.stack([torch.cos(math.pi * t), torch.sin(math.pi * t)], dim=1)
+        X[y == 1] = torch.tensor([1.0, 0.5]) - X[y == 1]
+    else:  # the radius √t is uniform over an arm's area; class 1 is class 0 turned by π
+        angle = 2.5 * math.pi * t.sqrt() + math.pi * y
+        X = t.sqrt()[:, None] * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    X += require_real(noise, low=0.0, name="noise") * torch.randn(X.shape, generator=generator)
     order = torch.randperm(n_samples, generator=generator)
     return X[order], y[order]
 
 
-def spirals(
-    n_samples: int = 200, *, noise: float = 0.05, turns: float = 1.25, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two interleaved spirals (class 0 and class 1), radius up to 1: the §5 demo's harder data.
+def build_mlp(in_features=2, width=16, depth=1, out_features=2, *, dropout=0.0) -> nn.Sequential:
+    """``depth`` blocks ``Linear → ReLU (→ Dropout)``, then a ``Linear``; seed the RNG first.
 
-    >>> X, y = spirals(8, noise=0.0)
-    >>> X.shape, bool(X.norm(dim=1).max() <= 1.0)
-    (torch.Size([8, 2]), True)
+    >>> [type(m).__name__ for m in build_mlp(2, 8, 2, dropout=0.1)]
+    ['Linear', 'ReLU', 'Dropout', 'Linear', 'ReLU', 'Dropout', 'Linear']
     """
-    generator = torch.Generator().manual_seed(seed)
-    y = torch.arange(n_samples) % 2
-    radius = torch.rand(n_samples, generator=generator).sqrt()  # uniform along the arm's area
-    angle = 2 * math.pi * turns * radius + math.pi * y
-    X = radius[:, None] * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
-    X = X + noise * torch.randn(n_samples, 2, generator=generator)
-    order = torch.randperm(n_samples, generator=generator)
-    return X[order], y[order]
-
-
-def build_mlp(
-    in_features: int = 2,
-    width: int = 16,
-    depth: int = 1,
-    out_features: int = 2,
-    *,
-    dropout: float = 0.0,
-) -> nn.Sequential:
-    """``depth`` hidden blocks of ``Linear → ReLU (→ Dropout)``, then a ``Linear`` output layer.
-
-    Uses the global RNG for the initial weights (seed it first for a reproducible model).
-    Used in §3 and §4.
-
-    >>> build_mlp(2, 8, 2, dropout=0.1)
-    Sequential(
-      (0): Linear(in_features=2, out_features=8, bias=True)
-      (1): ReLU()
-      (2): Dropout(p=0.1, inplace=False)
-      (3): Linear(in_features=8, out_features=8, bias=True)
-      (4): ReLU()
-      (5): Dropout(p=0.1, inplace=False)
-      (6): Linear(in_features=8, out_features=2, bias=True)
-    )
-    """
-    require_int(in_features, name="in_features")
-    require_int(width, name="width")
-    require_int(depth, name="depth")
-    require_int(out_features, name="out_features")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must lie in [0, 1); got {dropout}")
     layers: list[nn.Module] = []
-    for size in [in_features] + [width] * (depth - 1):
-        layers += [nn.Linear(size, width), nn.ReLU()]
-        layers += [nn.Dropout(dropout)] if dropout > 0 else []
+    for size in [in_features] + [width] * (require_int(depth, name="depth") - 1):
+        layers += [nn.Linear(size, width), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
     return nn.Sequential(*layers, nn.Linear(width, out_features))
 
 
 # --- training -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ClassifierRun:
-    """Histories recorded by :func:`train_classifier`, one entry per evaluation."""
-
-    steps: torch.Tensor  # (k,) the step count at each evaluation (0 = before training)
-    train_loss: torch.Tensor  # (k,) cross-entropy on the training set, in eval mode
-    train_acc: torch.Tensor  # (k,) accuracy on the training set
-    val_loss: torch.Tensor | None  # (k,) same on the validation set, if given
-    val_acc: torch.Tensor | None
-    seconds: float  # wall time of the whole run
-
-
-def _labels(labels: object, n_rows: int, *, name: str) -> torch.Tensor:
-    tensor = torch.as_tensor(labels)
-    if tensor.dtype != torch.long:
-        raise TypeError(f"{name} must hold int64 class labels (torch.long); got {tensor.dtype}")
-    require_shape(tensor, (n_rows,), name=name, meaning="(n_samples,), one label per row")
-    return tensor
+#: What :func:`train_classifier` records (one entry per evaluation; ``val_*`` None without ``val``)
+ClassifierRun = namedtuple("ClassifierRun", "steps train_loss train_acc val_loss val_acc seconds")
 
 
 def train_classifier(
-    model: nn.Module,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    steps: int,
-    lr: float = 0.01,
-    weight_decay: float = 0.0,
-    X_val: torch.Tensor | None = None,
-    y_val: torch.Tensor | None = None,
-    eval_every: int = 10,
+    model, X, y, *, steps, lr=0.01, weight_decay=0.0, val=None, eval_every=10, on_record=None
 ) -> ClassifierRun:
-    """Train ``model`` in place: full-batch AdamW on the cross-entropy, ``steps`` steps.
+    """Train ``model`` in place: full-batch AdamW (decoupled ``weight_decay``), cross-entropy.
 
-    ``weight_decay`` is AdamW's decoupled decay (each step multiplies every parameter by
-    ``1 − lr · weight_decay``). Losses and accuracies are measured in ``eval()`` mode (dropout
-    off) every ``eval_every`` steps and after the last one. Used in §3 and §4.
+    Every ``eval_every`` steps and after the last, losses and accuracies are measured in eval
+    mode on ``(X, y)`` and on ``val = (X_val, y_val)``; then ``on_record(step, model)`` runs.
 
-    >>> X, y = two_moons(100, seed=1)
+    >>> X, y = toy_data("moons", 100, seed=1)
     >>> _ = torch.manual_seed(0)
     >>> run = train_classifier(build_mlp(width=16), X, y, steps=300, lr=0.02)
     >>> run.steps[-1].item(), run.train_acc[-1].item() > 0.95
     (300, True)
     """
-    X = as_tensor(X, name="X")
-    require_shape(X, (None, None), name="X", meaning="(n_samples, in_features)")
-    y = _labels(y, len(X), name="y")
-    if (X_val is None) != (y_val is None):
-        raise ValueError("give both X_val and y_val, or neither")
-    if X_val is not None:
-        X_val = as_tensor(X_val, name="X_val")
-        require_shape(X_val, (None, X.shape[1]), name="X_val", meaning="(n_val, in_features)")
-        y_val = _labels(y_val, len(X_val), name="y_val")
-    if require_real(lr, name="lr", low=0.0) == 0:
-        raise ValueError(f"lr must be > 0; got {lr}")
-    steps = require_int(steps, name="steps")
-    weight_decay = require_real(weight_decay, low=0.0, name="weight_decay")
-    eval_every = require_int(eval_every, name="eval_every")
-    return _fit(model, X, y, X_val, y_val, steps, lr, weight_decay, eval_every)
-
-
-def _fit(model, X, y, X_val, y_val, steps, lr, weight_decay, eval_every) -> ClassifierRun:
-    """:func:`train_classifier` without the input checks (for callers that made the data)."""
+    steps, eval_every = require_int(steps, name="steps"), require_int(eval_every, name="eval_every")
     # fused=True: one kernel per step for all parameters, ~1.5× faster for these tiny models
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-    sets = [(X, y)] if X_val is None else [(X, y), (X_val, y_val)]
+    sets = [(X, y)] if val is None else [(X, y), tuple(val)]
     steps_seen, history = [], []  # history: (loss, accuracy) per data set per evaluation
 
     def record(step: int) -> None:
-        model.eval()  # dropout off
+        model.eval()  # dropout off, and no random numbers drawn: the training stream is unchanged
         with torch.no_grad():
             for inputs, labels in sets:
                 logits = model(inputs)
@@ -198,9 +105,10 @@ def _fit(model, X, y, X_val, y_val, steps, lr, weight_decay, eval_every) -> Clas
                 history.append((float(F.cross_entropy(logits, labels)), float(accuracy)))
         model.train()
         steps_seen.append(step)
+        if on_record is not None:
+            on_record(step, model)
 
     start = time.perf_counter()
-    model.train()
     with threads(1):  # tiny models: threads cost more than they save
         record(0)
         for step in range(1, steps + 1):
@@ -211,419 +119,421 @@ def _fit(model, X, y, X_val, y_val, steps, lr, weight_decay, eval_every) -> Clas
                 record(step)
     seconds = time.perf_counter() - start
     columns = torch.tensor(history).reshape(len(steps_seen), -1).T  # loss, acc[, val_loss, val_acc]
-    val = (columns[2], columns[3]) if X_val is not None else (None, None)
-    return ClassifierRun(torch.tensor(steps_seen), columns[0], columns[1], *val, seconds)
+    val_columns = (columns[2], columns[3]) if val is not None else (None, None)
+    return ClassifierRun(torch.tensor(steps_seen), columns[0], columns[1], *val_columns, seconds)
 
 
-def decision_grid(
-    model: nn.Module, *, limits: tuple[float, float, float, float], resolution: int = 100
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Probability of class 1 on a grid over ``limits = (x_min, x_max, y_min, y_max)``.
-
-    Returns ``(xs, ys, P)`` with ``P[i, j]`` = softmax probability of class 1 at
-    ``(xs[j], ys[i])``, computed in ``eval()`` mode without gradients. Used in §3.
+def decision_grid(model: nn.Module, *, limits, resolution: int = 100, state=None) -> tuple:
+    """``(xs, ys, P)``: ``P[i, j]`` = P(class 1) at ``(xs[j], ys[i])`` in eval mode, over
+    ``limits = (x_min, x_max, y_min, y_max)``; ``state`` replaces the model's parameters.
 
     >>> xs, ys, P = decision_grid(nn.Linear(2, 2), limits=(-1, 1, -1, 1), resolution=5)
     >>> P.shape, bool(((0 <= P) & (P <= 1)).all())
     (torch.Size([5, 5]), True)
     """
-    if len(limits) != 4 or not (limits[0] < limits[1] and limits[2] < limits[3]):
-        raise ValueError(
-            f"limits must be (x_min, x_max, y_min, y_max) with min < max; got {limits}"
-        )
-    return _grid(model, limits, require_int(resolution, name="resolution"))
-
-
-def _grid(model: nn.Module, limits: Sequence[float], resolution: int) -> tuple:
     dtype = next(model.parameters(), torch.empty(0)).dtype  # a float64 model gets a float64 grid
     xs = torch.linspace(limits[0], limits[1], resolution, dtype=dtype)
     ys = torch.linspace(limits[2], limits[3], resolution, dtype=dtype)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     points = torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1)
     was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        probs = torch.softmax(model(points), dim=1)[:, 1]
+    with torch.no_grad():  # strict: a misspelt parameter name in state is an error
+        logits = functional_call(model.eval(), state or {}, points, strict=state is not None)
     model.train(was_training)
-    return xs, ys, probs.reshape(resolution, resolution)
+    return xs, ys, torch.softmax(logits, dim=1)[:, 1].reshape(resolution, resolution)
 
 
 # --- plots ----------------------------------------------------------------------------------------
 
-#: One colour per class in the 2-D classification plots (class 0, class 1).
-CLASS_COLORS = ("tab:blue", "tab:red")
+CLASS_COLORS = ("tab:blue", "tab:red")  # class 0, class 1 in the plane plots
 
 
-def unit_lines(
-    ax: Axes, weight: torch.Tensor, bias: torch.Tensor, *, limits: Sequence[float]
-) -> list[Line2D]:
-    """Draw each first-layer unit ``w_j · x + b_j = 0`` as a dashed line across ``limits``.
+def decision_boundary(ax: Axes, xs, ys, probs, X, y, *, units=None, title=None, art=None):
+    """Shade ``probs`` (from :func:`decision_grid`), draw the 0.5 boundary, the points ``X``
+    (labels ``y``) and the line ``w_j · x + b_j = 0`` of each unit in ``units = (weight, bias)``.
+    Given ``art`` (an earlier call's result), update those artists in place instead. §3, §6.
 
-    Unit ``j`` (row ``j`` of ``weight``, shape ``(width, 2)``) is positive on one side of its
-    line and, after the ReLU, exactly zero on the other. Units with ``w_j ≈ 0`` have no line.
-    :func:`decision_boundary` draws these.
-
-    >>> ax = Figure().add_subplot()
-    >>> W, b = torch.tensor([[1.0, 0.0], [1.0, 1.0]]), torch.tensor([-1.0, 0.0])
-    >>> lines = unit_lines(ax, W, b, limits=(-2, 2, -2, 2))
-    >>> len(lines), lines[0].get_xdata().tolist()  # x₁ = 1 is a vertical line
-    (2, [1.0, 1.0])
-    """
-    x_min, x_max, y_min, y_max = limits
-    lines = []
-    for (w1, w2), b_j in zip(weight.tolist(), bias.tolist(), strict=True):
-        if max(abs(w1), abs(w2)) < 1e-8:
-            continue
-        if abs(w2) >= abs(w1):  # solve for x₂ along the x₁ range
-            xs = np.array([x_min, x_max])
-            ys = -(b_j + w1 * xs) / w2
-        else:  # steep line: solve for x₁ along the x₂ range
-            ys = np.array([y_min, y_max])
-            xs = -(b_j + w2 * ys) / w1
-        lines += ax.plot(xs, ys, ls="--", lw=0.9, color="0.25", alpha=0.8)
-    return lines
-
-
-def decision_boundary(
-    ax: Axes,
-    xs: object,
-    ys: object,
-    probs: object,
-    X: object,
-    y: object,
-    *,
-    unit_weight: object | None = None,
-    unit_bias: object | None = None,
-    title: str | None = None,
-) -> dict[str, object]:
-    """Shade ``P(class 1)`` over the plane, draw the 0.5 boundary, the points, the unit lines.
-
-    ``probs[i, j]`` is the probability at ``(xs[j], ys[i])`` (see :func:`decision_grid`);
-    ``X`` is ``(n, 2)`` with labels ``y`` in {0, 1}. Give ``unit_weight`` ``(width, 2)`` and
-    ``unit_bias`` ``(width,)`` to overlay the first-layer units as dashed lines. Used in §3.
-
-    >>> ax = Figure().add_subplot()
     >>> g = torch.linspace(-1, 1, 20)
     >>> P = torch.sigmoid(4 * g)[None, :].expand(20, 20)  # class 1 on the right
-    >>> artists = decision_boundary(ax, g, g, P, [[-0.5, 0.0], [0.5, 0.0]], [0, 1],
-    ...                             unit_weight=[[1.0, 0.0]], unit_bias=[0.0])
-    >>> sorted(artists), len(artists["units"])
-    (['boundary', 'points', 'shading', 'units'], 1)
+    >>> X, y = torch.tensor([[-0.5, 0.0], [0.5, 0.0]]), torch.tensor([0, 1])
+    >>> art = decision_boundary(Figure().add_subplot(), g, g, P, X, y, units=([[1.0, 0.0]], [0.0]))
+    >>> [set(segment[:, 0].tolist()) for segment in art["units"].get_segments()]  # x₁ = 0
+    [{0.0}]
     """
-    ax = require_axes(ax)
-    gx, gy, P = as_tensor(xs, name="xs"), as_tensor(ys, name="ys"), as_tensor(probs, name="probs")
-    points = as_tensor(X, name="X")
-    require_shape(P, (len(gy), len(gx)), name="probs", meaning="(len(ys), len(xs))")
-    if not (P.min() >= 0 and P.max() <= 1):  # also catches nan
-        raise ValueError("probs must be probabilities in [0, 1]")
-    require_shape(points, (None, 2), name="X", meaning="(n_points, 2)")
-    labels = torch.as_tensor(y).reshape(-1)
-    if len(labels) != len(points) or not bool(((labels == 0) | (labels == 1)).all()):
-        raise ValueError(f"y must hold one label 0 or 1 per row of X ({len(points)} rows)")
-    units = None
-    if unit_weight is not None or unit_bias is not None:
-        units = as_tensor(unit_weight, name="unit_weight"), as_tensor(unit_bias, name="unit_bias")
-        require_shape(units[0], (None, 2), name="unit_weight", meaning="(width, 2)")
-        require_shape(units[1], (len(units[0]),), name="unit_bias", meaning="(width,)")
-    return _draw_boundary(ax, gx, gy, P, points, labels, units, title)
+    if art is None:
+        ax = require_axes(ax)
+        image = dict(origin="lower", cmap="RdBu_r", vmin=0, vmax=1, alpha=0.45, aspect="auto")
+        art = {"ax": ax, "shading": ax.imshow([[0.5]], interpolation="bilinear", **image)}
+        art["boundary"] = ax.add_collection(LineCollection([], colors="black", linewidths=1.6))
+        art["units"] = ax.add_collection(LineCollection([], colors="0.25", linestyles="--", lw=0.9))
+        dots = {"s": 14, "edgecolor": "white", "lw": 0.4, "zorder": 3}
+        art["points"] = [
+            ax.scatter([], [], color=c, label=f"class {k}", **dots)
+            for k, c in enumerate(CLASS_COLORS)
+        ]
+    xs, ys, P = (np.asarray(v, dtype=float) for v in (xs, ys, probs))
+    half_x, half_y = (xs[1] - xs[0]) / 2, (ys[1] - ys[0]) / 2  # grid points are pixel centres
+    art["shading"].set_data(P)
+    art["shading"].set_extent((xs[0] - half_x, xs[-1] + half_x, ys[0] - half_y, ys[-1] + half_y))
+    art["boundary"].set_segments(contourpy.contour_generator(xs, ys, P).lines(0.5))
+    W, b = (np.asarray(v, dtype=float) for v in units) if units is not None else ([], [])
+    planes = [w[0] * xs + w[1] * ys[:, None] + c for w, c in zip(W, b, strict=True)]
+    art["units"].set_segments(
+        [s for z in planes for s in contourpy.contour_generator(xs, ys, z).lines(0)]
+    )
+    for label, points in enumerate(art["points"]):
+        points.set_offsets(np.asarray(X)[np.asarray(y) == label])
+    art["ax"].set(xlim=(xs[0], xs[-1]), ylim=(ys[0], ys[-1]), xlabel="x₁", ylabel="x₂")
+    art["ax"].set_title(title or "decision boundary (P = 0.5)", fontsize=10)
+    return art
 
 
-def _draw_boundary(ax, xs, ys, P, X, y, units, title) -> dict[str, object]:
-    """:func:`decision_boundary` without the input checks (for callers that made the tensors)."""
-    gx, gy, Z = xs.numpy(), ys.numpy(), P.numpy()
-    shading = ax.contourf(gx, gy, Z, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
-    boundary = None
-    if Z.min() < 0.5 < Z.max():
-        boundary = ax.contour(gx, gy, Z, levels=[0.5], colors="black", linewidths=1.6)
-    points = [
-        ax.scatter(
-            *X[y == label].T, s=14, color=color, edgecolor="white", lw=0.4, label=f"class {label}"
-        )
-        for label, color in enumerate(CLASS_COLORS)
-    ]
-    artists: dict[str, object] = {"shading": shading, "boundary": boundary, "points": points}
-    limits = (float(gx[0]), float(gx[-1]), float(gy[0]), float(gy[-1]))
-    if units is not None:
-        artists["units"] = unit_lines(ax, *units, limits=limits)
-    ax.set(xlim=limits[:2], ylim=limits[2:], xlabel="x₁", ylabel="x₂")
-    ax.set_title(title if title is not None else "decision boundary (P = 0.5)")
-    ax.legend(fontsize=8, loc="upper right")
-    return artists
+# --- the §6 demo: one training run per setting; the steps slider scrubs its snapshots -------------
 
-
-def train_val_curves(
-    ax: Axes,
-    steps: Sequence[float],
-    train: Sequence[float],
-    val: Sequence[float],
-    *,
-    label: str = "",
-    ylabel: str = "loss",
-) -> list[Line2D]:
-    """Draw a training curve (solid) and its validation curve (dashed) in one colour.
-
-    Call it once per setting (``label="weight decay"`` …) to compare settings on one axes;
-    the space between a pair of curves is the generalisation gap. Used in §4 and the demo.
-
-    >>> ax = Figure().add_subplot()
-    >>> train, val = train_val_curves(ax, [0, 10, 20], [1.0, 0.5, 0.1], [1.0, 0.7, 0.9])
-    >>> train.get_color() == val.get_color(), val.get_linestyle()
-    (True, '--')
-    """
-    ax = require_axes(ax)
-    if not len(steps) == len(train) == len(val):
-        raise ValueError(
-            f"steps, train and val must have the same length; got {len(steps)}, {len(train)}, "
-            f"{len(val)}"
-        )
-    prefix = f"{label}: " if label else ""
-    (train_line,) = ax.plot(steps, train, lw=1.8, label=f"{prefix}train")
-    color = train_line.get_color()
-    (val_line,) = ax.plot(steps, val, color=color, lw=1.8, ls="--", label=f"{prefix}val")
-    ax.set(xlabel="step", ylabel=ylabel)
-    ax.legend(fontsize=8)
-    ax.grid(True, alpha=0.3)
-    return [train_line, val_line]
-
-
-# --- the §5 demo: width, depth, weight decay, dropout and steps against the boundary -------------
-
-
-@dataclass(frozen=True)
-class BoundaryResult:
-    """What :func:`train_boundary` returns (cached: treat the tensors as read-only)."""
-
-    X_train: torch.Tensor
-    y_train: torch.Tensor
-    xs: torch.Tensor  # grid columns
-    ys: torch.Tensor  # grid rows
-    probs: torch.Tensor  # (len(ys), len(xs)) probability of class 1
-    first_weight: torch.Tensor  # (width, 2): each row is one first-layer unit's normal vector
-    first_bias: torch.Tensor  # (width,)
-    run: ClassifierRun  # with validation histories
-
-
-#: The plane region the boundary demo shows, for each data set.
 BOUNDARY_LIMITS = {"moons": (-1.6, 2.6, -1.3, 1.8), "spirals": (-1.4, 1.4, -1.4, 1.4)}
 WIDTHS = (2, 4, 8, 16, 32, 64)
 WEIGHT_DECAYS = (0.0, 0.001, 0.01, 0.1, 0.3, 1.0)
 DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+SNAPSHOT_STEPS = tuple(range(25, 501, 25))  # the steps slider: snapshots of one 500-step run
 #: Draw the first-layer unit lines only up to this width (more lines hide the picture).
 MAX_UNIT_LINES = 16
 
 
-@functools.lru_cache(maxsize=512)
-def train_boundary(
-    width: int,
-    depth: int,
-    weight_decay: float = 0.0,
-    dropout: float = 0.0,
-    steps: int = 300,
-    dataset: str = "moons",
-    seed: int = 0,
-) -> BoundaryResult:
-    """Train an MLP on 80 points of ``dataset`` and grid its decision boundary; cached.
+#: One demo setting trained once: data, model, parameters and P-grid per snapshot step, the run.
+BoundaryHistory = namedtuple("BoundaryHistory", "X_train y_train model states run frames")
 
-    The data (80 training and 400 validation points) and the initial weights are fixed by
-    ``seed``, so equal arguments give equal results and a repeated call returns the cached
-    result instantly. The global RNG is left untouched.
 
-    >>> result = train_boundary(16, 1, steps=300)
-    >>> result.probs.shape, result.first_weight.shape, result.run.val_acc[-1].item() > 0.85
-    (torch.Size([80, 80]), torch.Size([16, 2]), True)
-    >>> train_boundary(16, 1, steps=300) is result
-    True
+@functools.lru_cache(maxsize=64)
+def boundary_history(width, depth, weight_decay=0.0, dropout=0.0, dataset="moons", seed=0):
+    """Train one seeded MLP on 80 points for 500 steps, keeping a snapshot every 25 steps: the
+    same as a fresh run of that many steps (evaluating draws no random numbers). Cached.
+
+    >>> history = boundary_history(16, 1)
+    >>> sorted(history.states)[:3], history.run.val_acc[-1].item() > 0.85
+    ([25, 50, 75], True)
     """
-    if dataset == "moons":
-        X, y = two_moons(480, noise=0.25, seed=seed)
-    else:
-        X, y = spirals(480, noise=0.05, seed=seed)
+    X, y = toy_data(dataset, 480, noise=0.25 if dataset == "moons" else 0.05, seed=seed)
+    states = {}
+
+    def snapshot(step: int, model: nn.Module) -> None:
+        if step in SNAPSHOT_STEPS:
+            states[step] = {k: v.detach().clone() for k, v in model.named_parameters()}
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build_mlp(2, width, depth, 2, dropout=dropout)
-        every = max(1, steps // 20)
-        run = _fit(model, X[:80], y[:80], X[80:], y[80:], steps, 0.02, weight_decay, every)
-    with threads(1):  # tiny models: threads cost more than they save
-        xs, ys, probs = _grid(model, BOUNDARY_LIMITS[dataset], 80)
-    first = model[0]
-    W, b = first.weight.detach().clone(), first.bias.detach().clone()
-    return BoundaryResult(X[:80], y[:80], xs, ys, probs, W, b, run)
+        fit = dict(steps=500, lr=0.02, weight_decay=weight_decay, eval_every=5, on_record=snapshot)
+        run = train_classifier(model, X[:80], y[:80], val=(X[80:], y[80:]), **fit)
+    return BoundaryHistory(X[:80], y[:80], model, states, run, frames={})
 
 
-def draw_decision_boundary(
-    fig: Figure,
-    width: int,
-    depth: int,
-    weight_decay: float,
-    dropout: float,
-    steps: int,
-    dataset: str = "moons",
-) -> str:
-    """Train (or fetch from the cache) one setting, draw it on ``fig``, return the readout."""
-    hits_before = train_boundary.cache_info().hits
-    result = train_boundary(width, depth, weight_decay, dropout, steps, dataset)
-    cached = train_boundary.cache_info().hits > hits_before
-    ax_plane, ax_curves = fig.subplots(1, 2, width_ratios=[1.25, 1])
-    show_units = width <= MAX_UNIT_LINES
+def draw_decision_boundary(fig, width, depth, weight_decay, dropout, steps, dataset="moons"):
+    """Draw one snapshot on ``fig`` (artists made on first use, then updated); return a readout."""
+    misses = boundary_history.cache_info().misses
+    history = boundary_history(width, depth, weight_decay, dropout, dataset)
+    how = tr("trained once for 500 steps in {seconds:.2f} s", seconds=history.run.seconds)
+    if boundary_history.cache_info().misses == misses:
+        how = tr("a snapshot of a run trained before")
+    art = getattr(fig, "nb06_artists", None)
+    if art is None or art["plane"]["ax"] not in fig.axes:  # a new or cleared figure
+        ax_plane, ax_curves = fig.subplots(1, 2, width_ratios=[1.25, 1])
+        art = fig.nb06_artists = {"plane": None, "now": ax_curves.axvline(0, color="0.3", lw=1)}
+        art["curves"] = ax_curves.plot([], [], "C0-", [], [], "C0--", lw=1.8)  # train, validation
+        ax_curves.legend(art["curves"], ["train", "validation"], fontsize=8)
+        ax_curves.set(xlabel="step", ylabel="cross-entropy", xlim=(0, 500), ylim=(0, 2.5))
+    state, run = history.states[steps], history.run
+    if steps not in history.frames:
+        with threads(1):
+            grid = dict(limits=BOUNDARY_LIMITS[dataset], resolution=80, state=state)
+            history.frames[steps] = decision_grid(history.model, **grid)
+    units = (state["0.weight"], state["0.bias"]) if width <= MAX_UNIT_LINES else None
     title = f"{dataset}: width {width}, depth {depth}"
-    title += " (dashed: first-layer units)" if show_units else ""
-    units = (result.first_weight, result.first_bias) if show_units else None
-    _draw_boundary(
-        ax_plane, result.xs, result.ys, result.probs, result.X_train, result.y_train, units, title
+    title += " (dashed: first-layer units)" if units is not None else ""
+    plane = (ax_plane if art["plane"] is None else None, *history.frames[steps])
+    art["plane"] = decision_boundary(
+        *plane, history.X_train, history.y_train, units=units, title=title, art=art["plane"]
     )
-    run = result.run
-    train_val_curves(ax_curves, run.steps, run.train_loss, run.val_loss, ylabel="cross-entropy")
-    ax_curves.set_title(f"weight decay {weight_decay:g}, dropout {dropout:g}")
-    train_acc, val_acc = float(run.train_acc[-1]), float(run.val_acc[-1])
-    timing = f"training took {run.seconds:.2f} s" + (", shown from the cache" if cached else "")
-    return (
-        f"train accuracy {train_acc:.0%}, validation accuracy {val_acc:.0%} "
-        f"(gap {train_acc - val_acc:+.0%}) after {steps} steps; {timing}"
-    )
+    for line, values in zip(art["curves"], (run.train_loss, run.val_loss), strict=True):
+        line.set_data(run.steps, values)
+    art["now"].set_xdata([steps, steps])
+    art["now"].axes.set_title(f"weight decay {weight_decay:g}, dropout {dropout:g}", fontsize=10)
+    train, val = float(run.train_acc[steps // 5]), float(run.val_acc[steps // 5])  # every 5 steps
+    text = "after {steps} steps: train accuracy {train:.0%}, validation accuracy {val:.0%} ({how})"
+    return tr(text, steps=steps, train=train, val=val, how=how)
 
 
-def build_demo(
-    width: int = 16,
-    depth: int = 1,
-    weight_decay: float = 0.0,
-    dropout: float = 0.0,
-    steps: int = 300,
-    dataset: str = "moons",
-) -> SliderDemo:
-    """Sliders for width, depth, weight decay, dropout and steps; a data-set dropdown. §5.
+def _blit_png(fig: Figure, layers: list, redo: int) -> bytes:
+    """PNG of ``fig`` drawn in layers: its static parts, then each list of animated ``layers``.
+    Layers from number ``redo`` on (0 = the static parts) are drawn again, the rest reused."""
+    canvas = fig.canvas
+    if redo == 0:  # animated artists are left out of a full draw
+        canvas.draw()
+        canvas.nb06_layers = [canvas.copy_from_bbox(fig.bbox)]
+    del canvas.nb06_layers[max(redo, 1) :]
+    for layer in layers[len(canvas.nb06_layers) - 1 :]:
+        canvas.restore_region(canvas.nb06_layers[-1])
+        for artist in layer:
+            fig.draw_artist(artist)
+        canvas.nb06_layers.append(canvas.copy_from_bbox(fig.bbox))
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, "png", compress_level=1)
+    return buffer.getvalue()
 
-    Left: ``P(class 1)``, the 0.5 boundary and (narrow networks) the first-layer units. Right:
-    training and validation loss, whose gap is the overfitting.
+
+def build_demo(width=16, depth=1, weight_decay=0.0, dropout=0.0, steps=300, dataset="moons"):
+    """Sliders for width, depth, weight decay, dropout and steps; a data-set dropdown. §6.
+
+    ``slider_demo`` draws the first frame; later moves update its artists in place and redraw
+    only what they change: a new data set everything, a setting the titles and curves, a step
+    the plane and the grey line (:func:`_blit_png`).
     """
     controls = {
         "width": choice_slider("hidden width", WIDTHS, width),
         "depth": int_slider("hidden layers", depth, 1, 3),
         "weight_decay": choice_slider("weight decay (AdamW)", WEIGHT_DECAYS, weight_decay),
         "dropout": choice_slider("dropout p", DROPOUTS, dropout),
-        "steps": int_slider("training steps", steps, 25, 500, step=25),
+        "steps": choice_slider("training steps", SNAPSHOT_STEPS, steps),  # the snapshots only
         "dataset": dropdown("data", list(BOUNDARY_LIMITS), dataset),
     }
-    return slider_demo(draw_decision_boundary, controls, figsize=(9.0, 4.0))
+    demo = slider_demo(draw_decision_boundary, controls, figsize=(9.0, 4.0))
+    fig, art = demo.figure, demo.figure.nb06_artists
+    fig.set_layout_engine(None)  # keep frame 1's layout: the axes never change
+    FigureCanvasAgg(fig)  # an Agg canvas of its own, for the kept background
+    plane, curves = art["plane"], art["now"].axes  # what a setting changes, then what a step does
+    step = [plane["shading"], plane["boundary"], plane["units"], *plane["points"], art["now"]]
+    art["layers"] = [[plane["ax"].title, *art["curves"], curves.get_legend(), curves.title], step]
+    for artist in art["layers"][0] + step:
+        artist.set_animated(True)
+    shown = {}
+
+    def redraw(_change: object = None) -> None:
+        values = demo.values()
+        text = draw_decision_boundary(fig, **values)
+        setting = [value for name, value in values.items() if name != "steps"]
+        redo = 0 if values["dataset"] != shown.get("dataset") else 2 - (setting != shown["setting"])
+        demo.image.value = _blit_png(fig, art["layers"], redo)
+        demo.readout.value = f"<code>{html.escape(text)}</code>"
+        shown.update(dataset=values["dataset"], setting=setting)
+
+    for control in controls.values():
+        control.unobserve(demo.redraw, names="value")
+        control.observe(redraw, names="value")
+    demo.redraw = redraw
+    return demo
 
 
-# --- §6 exercise checks -------------------------------------------------------------------------
+# --- §7 exercise checks -------------------------------------------------------------------------
 
-#: Layer sizes the parameter-count check tries, the article's 10 → 50 → 2 MLP first.
-SIZES = ([10, 50, 2], [2, 8, 8, 1], [784, 256, 128, 10], [3, 1])
+#: Every hint and ✓ line of the checks: English templates for :func:`utils.tr`.
+HINTS = {
+    "list": "DeepMLP({sizes}).parameters() is empty: layers in a plain Python list are not "
+    "registered, so the optimizer gets nothing. Keep them in an nn.ModuleList.",
+    "some": "only {got} of {want} layers of DeepMLP({sizes}) are registered: a list hides them.",
+    "unpack": "DeepMLP failed: {error}. Unpack the list: nn.Sequential(*layers).",
+    "no_forward": "calling DeepMLP failed: {error}. An nn.ModuleList has no forward: loop over it.",
+    "relu_last": "a ReLU after the last Linear: the output layer gives raw scores (logits).",
+    "no_relu": "the ReLU between the layers is missing: without it the stack is one Linear (§2).",
+    "output": "DeepMLP({sizes})(x), x of shape {shape}",
+    "deep_ok": "DeepMLP registers all layers of 3 stacks and computes Linear → ReLU → … → Linear",
+    "patterns": "max_regions({k}) = {got:g} = 2^k counts on/off patterns; 3 lines make 7, not 8.",
+    "parallel": "max_regions({k}) = {got:g} = k + 1: parallel lines; lines that cross make more.",
+    "one_short": "max_regions({k}) = {got:g} is one short: no lines leave one region, the plane.",
+    "count": "max_regions({k}) is {want}, not {got:g}: into how many pieces is the k-th line cut?",
+    "regions_ok": "max_regions is right for k = 0 … 12: a 2 → 4 → 1 network has ≤ 11 pieces",
+    "failed": "collapse failed on the stack {shapes}: {error}. {hint}",
+    "none_bias": "A layer built with bias=False has bias None: count it as zero.",
+    "dtype": "The stack is float64: give the merged layer the stack's dtype.",
+    "order": "Mind the order and shapes: W_1 acts first, so it is the rightmost factor.",
+    "any_len": "It must work for any number of layers, one included.",
+    "not_linear": "return an nn.Linear, got {kind}",
+    "mutated": "collapse changed the layers it was given: leave them as they were.",
+    "features": "for {shapes} expected Linear{want} (first inputs, last outputs), got Linear{got}.",
+    "reversed": "the weight is W_1 W_2 W_3, the wrong order: W_1 acts first, so it stands right.",
+    "bias_sum": "the bias is b_1 + b_2 + b_3, but b_1 passes through W_2 and W_3, b_2 through W_3.",
+    "bias_middle": "b_2 is missing: the middle layer's bias passes through the later layers too.",
+    "merged": "merged(X) for the stack {shapes}",
+    "collapse_ok": "collapse turns 6 stacks (1-4 layers, no bias, float64) into 1 Linear",
+    "shortcut": "draw the mask yourself (torch.rand_like) instead of calling dropout.",
+    "form": "dropout(x, {p}, {training}) for x of {want} must return {want}; got {got}.",
+    "eval_scaled": "eval mode scaled by 1 − p, but training's 1/(1 − p) keeps the mean: return x.",
+    "eval_changed": "with training=False (eval mode) dropout is off: return x unchanged.",
+    "swapped": "{zeros:.0%} zeros for p = {p}: p is the probability to drop, not to keep.",
+    "zeros": "expected about {p:.0%} zeros for p = {p}, got {zeros:.0%}.",
+    "no_rescale": "the survivors are not rescaled: divide by 1 − p to keep the expected value x.",
+    "scaled_down": "multiply the survivors by 1/(1 − p), not by (1 − p): they are scaled up.",
+    "survivors": "the surviving entries (expected x / (1 − p))",
+    "same_rows": "every row got the same mask: draw one random number per entry, not per feature.",
+    "same_calls": "two calls dropped the same entries: draw a fresh mask on every call.",
+    "dropout_ok": "dropout drops a share p (0.2, 0.7), scales by 1/(1 − p), is off in eval mode",
+}
 
 
-def check_parameter_count(count_parameters: Callable[[Sequence[int]], int]) -> None:
-    """Check ``count_parameters(sizes)`` counts the weights and biases of a Linear stack.
+_FAILURES = {"NoneType": "none_bias", "dtype": "dtype", "multipl": "order", "must match": "order"}
 
-    >>> check_parameter_count(lambda s: sum(a * b + b for a, b in zip(s[:-1], s[1:])))
-    ✓ count_parameters is right for all 4 stacks, e.g. 10 → 50 → 2 has 652 parameters
+
+def _expect(condition: object, key: str, **values: object) -> None:
+    if not condition:  # fill the hint in only when it is shown
+        expect(False, tr(HINTS[key], **values))
+
+
+def _reject(got: object, right: torch.Tensor, wrongs: dict) -> None:
+    """Fail with ``HINTS[key]`` if ``got`` equals the known-wrong answer ``wrongs[key]``."""
+    same = lambda a, b: torch.is_tensor(a) and a.shape == b.shape and torch.allclose(a, b)  # noqa: E731
+    for key, wrong in wrongs.items():
+        _expect(same(right, wrong) or not same(got, wrong), key)
+
+
+def _chain(layers: Sequence[nn.Module], x: torch.Tensor, *, relu: bool) -> torch.Tensor:
+    """``layers`` applied in order, with a ReLU between them if ``relu`` (none after the last)."""
+    with torch.no_grad():
+        for index, layer in enumerate(layers):
+            x = layer(x)
+            x = torch.relu(x) if relu and index < len(layers) - 1 else x
+    return x
+
+
+def check_deep_mlp(DeepMLP) -> None:
+    """Check ``DeepMLP(sizes)``: every Linear registered, forward ``Linear → ReLU → … → Linear``.
+
+    >>> class DeepMLP(nn.Module):
+    ...     def __init__(self, sizes):
+    ...         super().__init__()
+    ...         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+    ...     def forward(self, x):
+    ...         return _chain(self.layers, x, relu=True)
+    >>> check_deep_mlp(DeepMLP)
+    ✓ DeepMLP registers all layers of 3 stacks and computes Linear → ReLU → … → Linear
     """
-    if attempt("count_parameters", count_parameters, list(SIZES[0])) is NOT_ATTEMPTED:
+    for sizes in ([2, 16, 16, 2], [5, 3], [3, 7, 4, 6, 1]):
+        try:
+            model = attempt("DeepMLP", DeepMLP, sizes)
+            if model is NOT_ATTEMPTED:
+                return
+            want = list(itertools.pairwise(sizes))
+            layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+            _expect(layers, "list", sizes=sizes)
+            _expect(len(layers) == len(want), "some", got=len(layers), want=len(want), sizes=sizes)
+            for shape in ((5, sizes[0]), (sizes[0],), (2, 3, sizes[0])):
+                x = torch.randn(shape)
+                with torch.no_grad():
+                    out, right = model(x), _chain(layers, x, relu=True)
+                wrong = {"relu_last": right.relu(), "no_relu": _chain(layers, x, relu=False)}
+                _reject(out, right, wrong)
+                expect_tensor(out, right, what=tr(HINTS["output"], sizes=sizes, shape=shape))
+        except (TypeError, NotImplementedError) as exc:
+            key = "unpack" if "Module subclass" in str(exc) else "no_forward"
+            if key == "unpack" or "forward" in str(exc):
+                raise AssertionError(tr(HINTS[key], error=exc)) from exc
+            raise
+    passed(tr(HINTS["deep_ok"]))
+
+
+def check_max_regions(max_regions) -> None:
+    """Check ``max_regions(k)``: the most regions ``k`` lines cut the plane into, any number form.
+
+    >>> check_max_regions(lambda k: 1 + k + k * (k - 1) // 2)
+    ✓ max_regions is right for k = 0 … 12: a 2 → 4 → 1 network has ≤ 11 pieces
+    """
+    if attempt("max_regions", max_regions, 0) is NOT_ATTEMPTED:
         return
-    for sizes in SIZES:
-        got = count_parameters(list(sizes))
-        pairs = list(itertools.pairwise(sizes))
-        layers = [nn.Linear(a, b, device="meta") for a, b in pairs]  # shapes only, no init
-        expected = sum(p.numel() for layer in layers for p in layer.parameters())
-        expect(
-            got != sum(a * b for a, b in pairs),
-            f"for sizes {list(sizes)} you counted only the weights ({got}); each "
-            "Linear(d_in, d_out) also owns d_out biases.",
-        )
-        expect(
-            got == expected,
-            f"for sizes {list(sizes)} expected {expected} parameters, got {got}. Layer i maps "
-            "sizes[i] → sizes[i + 1]: sizes[i]·sizes[i + 1] weights + sizes[i + 1] biases.",
-        )
-    passed("count_parameters is right for all 4 stacks, e.g. 10 → 50 → 2 has 652 parameters")
+    for k in range(13):
+        got, want = as_number(max_regions(k), what=f"max_regions({k})"), 1 + k * (k + 1) // 2
+        wrong = {want - 1: "one_short", 2**k: "patterns", k + 1: "parallel"}  # last key wins
+        _expect(got == want or got not in wrong, wrong.get(got, "count"), k=k, got=got)
+        _expect(got == want, "count", k=k, got=got, want=want)
+    passed(tr(HINTS["regions_ok"]))
 
 
-def check_collapse(collapse: Callable[[nn.Linear, nn.Linear], nn.Linear]) -> None:
-    """Check ``collapse(layer1, layer2)`` returns one ``nn.Linear`` equal to ``layer2 ∘ layer1``.
+def check_collapse(collapse) -> None:
+    """Check ``collapse(layers)`` returns one ``nn.Linear`` equal to the stack ``layers``.
 
-    >>> def collapse(layer1, layer2):
-    ...     merged = nn.Linear(layer1.in_features, layer2.out_features)
+    >>> def collapse(layers):  # push the identity and zero through the stack
+    ...     eye = torch.eye(layers[0].in_features, dtype=layers[0].weight.dtype)
+    ...     merged = nn.Linear(len(eye), layers[-1].out_features, dtype=eye.dtype)
     ...     with torch.no_grad():
-    ...         merged.weight.copy_(layer2.weight @ layer1.weight)
-    ...         merged.bias.copy_(layer2.weight @ layer1.bias + layer2.bias)
+    ...         merged.bias.copy_(_chain(layers, torch.zeros_like(eye[0]), relu=False))
+    ...         merged.weight.copy_((_chain(layers, eye, relu=False) - merged.bias).T)
     ...     return merged
     >>> check_collapse(collapse)
-    ✓ collapse builds one Linear(3, 2) with W = W2 W1, b = W2 b1 + b2: same outputs as the pair
+    ✓ collapse turns 6 stacks (1-4 layers, no bias, float64) into 1 Linear
     """
-    with torch.random.fork_rng(devices=[]):
+    L, f64 = nn.Linear, torch.float64
+    with torch.random.fork_rng(devices=[]):  # square, non-square, 1 layer, no bias, float64
         torch.manual_seed(15)
-        layer1, layer2 = nn.Linear(3, 5), nn.Linear(5, 2)
-        X = torch.randn(7, 3)
-    try:
-        merged = attempt("collapse", collapse, layer1, layer2)
-    except RuntimeError as exc:
-        raise AssertionError(
-            f"collapse failed: {exc}. Check the shapes: W2 is (2, 5) and W1 is (5, 3), so "
-            "W = W2 @ W1 is (2, 3) like the merged layer's weight, and b = W2 @ b1 + b2 is (2,)."
-        ) from exc
-    if merged is NOT_ATTEMPTED:
-        return
-    expect(isinstance(merged, nn.Linear), f"return an nn.Linear, got {type(merged).__name__}")
-    expect(
-        (merged.in_features, merged.out_features) == (3, 2),
-        f"expected Linear(3, 2) (layer1's inputs, layer2's outputs), got "
-        f"Linear({merged.in_features}, {merged.out_features})",
-    )
-    with torch.no_grad():
-        expected, got = layer2(layer1(X)), merged(X)
-        right_weight = torch.allclose(merged.weight, layer2.weight @ layer1.weight)
-        bias_is_b2 = merged.bias is not None and torch.allclose(merged.bias, layer2.bias)
-    expect(
-        not (right_weight and bias_is_b2),
-        "the weight is right but b = b2 forgets layer1's bias: it passes through layer2 "
-        "too, so b = W2 b1 + b2.",
-    )
-    expect_tensor(
-        got,
-        expected,
-        what="merged(X)",
-        hint="Expand W2 (W1 x + b1) + b2: the first layer acts first, so W = W2 W1.",
-    )
-    passed(
-        "collapse builds one Linear(3, 2) with W = W2 W1, b = W2 b1 + b2: same outputs as the pair"
-    )
+        stacks = [
+            [L(4, 4), L(4, 4), L(4, 4)],
+            [L(3, 5), L(5, 4), L(4, 2)],
+            [L(6, 2)],
+            [L(4, 4), L(4, 4, bias=False), L(4, 4), L(4, 3)],
+            [L(3, 3, bias=False), L(3, 2, bias=False)],
+            [L(2, 3, dtype=f64), L(3, 3, bias=False, dtype=f64)],
+        ]
+        stacks = [(s, torch.randn(7, s[0].in_features, dtype=s[0].weight.dtype)) for s in stacks]
+    for layers, X in stacks:
+        shapes = " → ".join(map(str, [len(X[0])] + [layer.out_features for layer in layers]))
+        before = [p.detach().clone() for layer in layers for p in layer.parameters()]
+        try:
+            merged = attempt("collapse", collapse, layers)
+            if merged is NOT_ATTEMPTED:
+                return
+            _expect(isinstance(merged, nn.Linear), "not_linear", kind=type(merged).__name__)
+            with torch.no_grad():
+                out = merged(X)
+        except (RuntimeError, TypeError, IndexError) as exc:
+            key = next((k for t, k in _FAILURES.items() if t in str(exc)), "any_len")
+            hint = tr(HINTS["failed"], shapes=shapes, error=exc, hint=tr(HINTS[key]))
+            raise AssertionError(hint) from exc
+        after = [p for layer in layers for p in layer.parameters()]
+        _expect(all(map(torch.equal, before, after)), "mutated")
+        got, want = (merged.in_features, merged.out_features), (len(X[0]), layers[-1].out_features)
+        _expect(got == want, "features", shapes=shapes, got=got, want=want)
+        if shapes == "4 → 4 → 4 → 4":  # square, so every order of the products runs
+            (W1, b1), (W2, b2), (W3, b3) = ((m.weight.detach(), m.bias.detach()) for m in layers)
+            _reject(merged.weight.detach(), W3 @ W2 @ W1, {"reversed": W1 @ W2 @ W3})
+            right, b = W3 @ W2 @ b1 + W3 @ b2 + b3, merged(torch.zeros(4)).detach()
+            _reject(b, right, {"bias_sum": b1 + b2 + b3, "bias_middle": right - W3 @ b2})
+        expect_tensor(out, _chain(layers, X, relu=False), what=tr(HINTS["merged"], shapes=shapes))
+    passed(tr(HINTS["collapse_ok"]))
 
 
-def check_dropout(
-    dropout_forward: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor],
-) -> None:
-    """Check ``dropout_forward(x, keep, p)`` is inverted dropout: ``x · keep / (1 − p)``.
+def check_dropout(dropout) -> None:
+    """Check ``dropout(x, p, training)`` against ``nn.Dropout(p)``: statistics on 40 000 entries
+    for p = 0.2 and 0.7, both modes, 1-D to 4-D, empty and float64 inputs; no ``F.dropout``.
 
-    ``keep`` is a boolean mask (True = the unit survives). Given the mask ``nn.Dropout`` drew,
-    a right answer reproduces ``nn.Dropout`` exactly.
-
-    >>> check_dropout(lambda x, keep, p: x * keep / (1 - p))
-    ✓ dropout_forward reproduces nn.Dropout(p=0.25) in training mode, given its mask
+    >>> check_dropout(lambda x, p, train: x * (torch.rand_like(x) >= p) / (1 - p) if train else x)
+    ✓ dropout drops a share p (0.2, 0.7), scales by 1/(1 − p), is off in eval mode
     """
-    p = 0.25
-    with torch.random.fork_rng(devices=[]):
+
+    def call(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+        got = without(
+            (F.dropout, torch.dropout), dropout, x, p, training, hint=tr(HINTS["shortcut"])
+        )
+        want = f"shape {tuple(x.shape)}, {x.dtype}"
+        form = f"shape {tuple(got.shape)}, {got.dtype}" if torch.is_tensor(got) else type(got)
+        _expect(form == want, "form", p=p, training=training, want=want, got=form)
+        return got
+
+    with torch.random.fork_rng(devices=[]), threads(1):  # threads only cost time at this size
         torch.manual_seed(16)
-        x = torch.randn(6, 8)
-        expected = F.dropout(x, p=p, training=True)
-    keep = expected != 0
-    got = attempt("dropout_forward", dropout_forward, x, keep, p)
-    if got is NOT_ATTEMPTED:
-        return
-    expect(isinstance(got, torch.Tensor), f"expected a tensor, got {type(got).__name__}")
-    same_shape = got.shape == x.shape
-    expect(
-        not (same_shape and torch.allclose(got, x * keep)),
-        "you zeroed the dropped units but did not rescale the survivors: divide by "
-        "1 − p so that the expected value of each unit stays x.",
-    )
-    expect(
-        not (same_shape and torch.allclose(got, x * keep * (1 - p))),
-        "multiply by 1 / (1 − p), not by (1 − p): survivors are scaled up.",
-    )
-    expect_tensor(
-        got,
-        expected,
-        what="dropout_forward(x, keep, p)",
-        hint="Keep x where keep is True, zero elsewhere, and divide everything by (1 − p).",
-    )
-    passed(f"dropout_forward reproduces nn.Dropout(p={p}) in training mode, given its mask")
+        if attempt("dropout", dropout, torch.ones(3), 0.2, False) is NOT_ATTEMPTED:
+            return
+        for p in (0.2, 0.7):
+            x = torch.randn(100, 400)
+            got = call(x, p, False)
+            _reject(got, x, {"eval_scaled": x * (1 - p)})
+            _expect(torch.equal(got, x), "eval_changed")
+            got = call(x, p, True)
+            kept, zeros = got != 0, float((got == 0).float().mean())
+            _expect(abs(zeros - (1 - p)) > 0.02, "swapped", zeros=zeros, p=p)
+            _expect(abs(zeros - p) < 0.02, "zeros", zeros=zeros, p=p)
+            x, got = x[kept], got[kept]
+            _reject(got, x / (1 - p), {"no_rescale": x, "scaled_down": x * (1 - p)})
+            expect_tensor(got, x / (1 - p), what=tr(HINTS["survivors"]))
+            _expect(not (kept == kept[0]).all(), "same_rows")
+            x = torch.randn(100, 400)
+            _expect(not torch.equal(call(x, p, True), call(x, p, True)), "same_calls")
+        for shape in ((1000,), (2, 3, 4, 5), (0, 4), (50, 20)):
+            x = torch.randn(shape, dtype=torch.float64 if len(shape) == 2 else None)
+            call(x, 0.5, True)
+            _expect(torch.equal(call(x, 0.5, False), x), "eval_changed")
+    passed(tr(HINTS["dropout_ok"]))

@@ -1,289 +1,166 @@
-"""Notebook 07 (Linear + BatchNorm1d): the bias-free ``NormalizedLinear``, folding BatchNorm
-into the Linear for inference, the running-statistics demo and the exercise self-checks.
-
-Batch norm by hand (batch mean, biased variance, the running-buffer update) is written in the
-notebook's own cells and exercises; this module holds only what the cells call.
-
-- §4 uses :func:`build_demo` and its compute function :func:`simulate_batchnorm`.
-- §5 and §7 use :class:`NormalizedLinear`; §7 uses :func:`fold_batchnorm`.
-- §6 uses :func:`seed_loss_curves` (and ``utils.threads``).
-- §9 uses :func:`check_batchnorm_forward`, :func:`check_running_update`, :func:`check_fold`.
-"""
+"""Notebook 07 (Linear + BatchNorm1d): the running-statistics demo (§4) and the exercise
+self-checks (§8). Batch norm by hand, ``NormalizedLinear`` and the fold live in the notebook."""
 
 from __future__ import annotations
 
+import copy
+import html
+import io
 from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
+import numpy as np
 import torch
-from matplotlib.axes import Axes
+import torch.nn.functional as F
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 from matplotlib.ticker import MaxNLocator
+from PIL import Image
 from torch import nn
+from torch.nn.utils.fusion import fuse_linear_bn_weights
 
-from utils._validate import as_tensor, require_axes, require_int, require_shape
-from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
+from utils import tr
+from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor, passed
 from utils.plot import AFTER_COLOR
 from utils.widgets import SliderDemo, float_slider, int_slider, slider_demo
-
-BEFORE_BN_COLOR = "0.55"
-MEAN_COLOR = "tab:orange"
-VAR_COLOR = "tab:green"
-
-
-class NormalizedLinear(nn.Module):
-    """The article's ``NormalizedLinear`` done right: ``Linear(bias=False)`` → ``BatchNorm1d``.
-
-    In training mode BatchNorm subtracts each feature's batch mean, which contains the Linear
-    bias, so that bias cancels exactly: it changes nothing and gets a zero gradient. BatchNorm's
-    shift β plays the bias's role. Used in notebook 07, sections 5 and 7.
-
-    >>> layer = NormalizedLinear(10, 2)
-    >>> layer.linear.bias is None, sum(p.numel() for p in layer.parameters())
-    (True, 24)
-    >>> layer(torch.randn(8, 10)).shape
-    torch.Size([8, 2])
-    """
-
-    def __init__(self, in_features: int, out_features: int) -> None:
-        super().__init__()
-        require_int(in_features, name="in_features")
-        require_int(out_features, name="out_features")
-        self.linear = nn.Linear(in_features, out_features, bias=False)
-        self.bn = nn.BatchNorm1d(out_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.linear(x))
-
-
-def fold_batchnorm(linear: nn.Linear, bn: nn.BatchNorm1d) -> nn.Linear:
-    """A new ``nn.Linear`` equal to ``bn(linear(x))`` for an ``eval()``-mode ``bn``.
-
-    With ``σ = sqrt(running_var + eps)``: ``W' = (γ/σ) · W`` row by row and
-    ``b' = γ (b − μ) / σ + β``, where ``b = 0`` without a Linear bias and ``γ = 1, β = 0``
-    for ``affine=False``. The inputs are left untouched. Used in notebook 07, section 7.
-
-    >>> linear, bn = nn.Linear(3, 2), nn.BatchNorm1d(2).eval()
-    >>> x = torch.randn(4, 3)
-    >>> torch.allclose(fold_batchnorm(linear, bn)(x), bn(linear(x)), atol=1e-6)
-    True
-    """
-    if not (isinstance(linear, nn.Linear) and isinstance(bn, nn.BatchNorm1d)):
-        raise TypeError(
-            "fold_batchnorm takes (nn.Linear, nn.BatchNorm1d); "
-            f"got ({type(linear).__name__}, {type(bn).__name__})"
-        )
-    if bn.running_mean is None or bn.running_var is None:
-        raise ValueError(
-            "bn has no running statistics (track_running_stats=False), so it always "
-            "normalises with batch statistics: there is no fixed affine map to fold"
-        )
-    if bn.training:
-        raise ValueError(
-            "bn is in training mode, where it normalises with batch statistics; "
-            "call bn.eval() so it uses running_mean/running_var, then fold"
-        )
-    if bn.num_features != linear.out_features:
-        raise ValueError(
-            f"bn.num_features must equal linear.out_features; got {bn.num_features} "
-            f"and {linear.out_features}"
-        )
-    with torch.no_grad():
-        sigma = torch.sqrt(bn.running_var + bn.eps)
-        gamma = bn.weight if bn.weight is not None else torch.ones_like(sigma)
-        beta = bn.bias if bn.bias is not None else torch.zeros_like(sigma)
-        b = linear.bias if linear.bias is not None else torch.zeros_like(sigma)
-        scale = gamma / sigma
-        weight = linear.weight
-        folded = nn.Linear(
-            linear.in_features, linear.out_features, device=weight.device, dtype=weight.dtype
-        )
-        folded.weight.copy_(scale[:, None] * weight)
-        folded.bias.copy_(scale * (b - bn.running_mean) + beta)
-    return folded.train(linear.training)
-
-
-def seed_loss_curves(
-    ax: Axes, losses: object, *, label: str = "loss", color: str = AFTER_COLOR
-) -> dict[str, list[Line2D]]:
-    """Draw one thin loss curve per seed and their mean, thick, on a log-scale y axis.
-
-    ``losses`` has shape ``(seeds, steps)``. Seeing every seed shows how much of a gap between
-    two set-ups is run-to-run noise. Used in notebook 07, section 6.
-
-    >>> import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
-    >>> fig, ax = plt.subplots()
-    >>> lines = seed_loss_curves(ax, torch.rand(3, 10) + 0.1, label="BN before ReLU")
-    >>> len(lines["seeds"]), len(lines["mean"])
-    (3, 1)
-    >>> plt.close(fig)
-    """
-    ax = require_axes(ax)
-    curves = as_tensor(losses, name="losses")
-    require_shape(curves, (None, None), name="losses", meaning="(seeds, steps)")
-    if not bool((curves > 0).all()):
-        raise ValueError("losses must be positive to draw on a log scale")
-    steps = range(curves.shape[1])
-    lines: dict[str, list[Line2D]] = {"seeds": [], "mean": []}
-    for curve in curves:
-        lines["seeds"] += ax.plot(steps, curve, color=color, lw=0.7, alpha=0.45)
-    lines["mean"] += ax.plot(
-        steps, curves.mean(dim=0), color=color, lw=2, label=f"{label} (mean of {len(curves)})"
-    )
-    ax.set_yscale("log")
-    ax.set(xlabel="training step", ylabel="training loss (log scale)")
-    ax.legend(loc="upper right", fontsize=8)
-    return lines
-
 
 # ---------------------------------------------------------------------------- §4 slider demo
 
 #: One value per feature has no spread: BatchNorm refuses a batch of 1 in training mode.
 MIN_BATCH = 2
-BATCH_RANGE = (MIN_BATCH, 128)
-SHIFT_RANGE = (-5.0, 5.0)
-SCALE_RANGE = (0.1, 4.0)
+BATCH_RANGE, SHIFT_RANGE, SCALE_RANGE = (MIN_BATCH, 128), (-5.0, 5.0), (0.1, 4.0)
 MOMENTUM_RANGE = (0.01, 1.0)
-STEPS = 60
-FEATURES = 4
-#: BatchNorm1d's default epsilon.
-EPS = 1e-5
-HIST_TICKS = (-15, -10, -5, 0, 5, 10, 15)
+STEPS, FEATURES, EPS, BINS = 60, 4, 1e-5, 30  # EPS: BatchNorm1d's default
+#: The histogram's fixed x range: the widest input the sliders can make.
+REACH = max(-SHIFT_RANGE[0], SHIFT_RANGE[1]) + 3 * SCALE_RANGE[1]
+HIST_COLORS, STATS_COLORS = ("0.55", AFTER_COLOR), ("tab:orange", "tab:green")
 
 
-class BatchNormRun(NamedTuple):
-    """What :func:`simulate_batchnorm` returns."""
-
+class BatchNormRun(NamedTuple):  # what simulate_batchnorm returns
     before: torch.Tensor  # BatchNorm inputs, shape (steps, batch, features)
     after: torch.Tensor  # training-mode outputs (γ = 1, β = 0), same shape
     running_mean: torch.Tensor  # after each step, shape (steps + 1, features); row 0 is 0
     running_var: torch.Tensor  # after each step, shape (steps + 1, features); row 0 is 1
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=128)
 def simulate_batchnorm(
-    batch_size: int,
-    shift: float,
-    scale: float,
-    momentum: float,
-    *,
-    steps: int = STEPS,
-    features: int = FEATURES,
-    seed: int = 0,
+    batch_size: int, shift: float, scale: float, momentum: float, *, steps: int = STEPS, seed=0
 ) -> BatchNormRun:
-    """Run ``steps`` training-mode BatchNorm passes on batches of ``shift + scale · N(0, 1)``.
-
-    The same numbers as ``nn.BatchNorm1d(features, momentum=momentum)`` fed the batches one by
-    one, all steps at once. Cached: the same settings return the same (read-only) tensors.
-    Used in notebook 07, section 4.
+    """``steps`` training-mode BatchNorm passes on batches of ``shift + scale · N(0, 1)``: the
+    numbers ``nn.BatchNorm1d(FEATURES, momentum=momentum)`` gives when fed them one by one.
+    Cached per setting (the tensors are shared: do not modify them). Notebook 07, §4.
 
     >>> run = simulate_batchnorm(64, 3.0, 2.0, 0.1)
     >>> run.after.shape, run.running_mean.shape
     (torch.Size([60, 64, 4]), torch.Size([61, 4]))
-    >>> round(float(run.after[0].mean()), 4) == 0.0
-    True
     """
     if batch_size < MIN_BATCH:
-        raise ValueError(
-            f"batch_size must be at least {MIN_BATCH} in training mode; got {batch_size}"
-        )
+        raise ValueError(f"batch_size must be at least {MIN_BATCH}; got {batch_size}")
     generator = torch.Generator().manual_seed(seed)
-    before = shift + scale * torch.randn(steps, batch_size, features, generator=generator)
+    before = shift + scale * torch.randn(steps, batch_size, FEATURES, generator=generator)
     mean = before.mean(dim=1, keepdim=True)
     after = (before - mean) / torch.sqrt(before.var(dim=1, keepdim=True, correction=0) + EPS)
-    batch_means, batch_vars = mean[:, 0], before.var(dim=1)  # unbiased for the buffers
-    running_mean, running_var = [torch.zeros(features)], [torch.ones(features)]
-    for batch_mean, batch_var in zip(batch_means, batch_vars, strict=True):
+    running_mean, running_var = [torch.zeros(FEATURES)], [torch.ones(FEATURES)]
+    for batch_mean, batch_var in zip(mean[:, 0], before.var(dim=1), strict=True):  # unbiased var
         running_mean.append((1 - momentum) * running_mean[-1] + momentum * batch_mean)
         running_var.append((1 - momentum) * running_var[-1] + momentum * batch_var)
     return BatchNormRun(before, after, torch.stack(running_mean), torch.stack(running_var))
 
 
-def bn_histograms(ax: Axes, before: torch.Tensor, after: torch.Tensor) -> dict[str, Polygon]:
-    """Overlay density histograms of a BatchNorm input and output; the legend gives mean, std."""
-    artists = {}
-    for key, values, color in (("before", before, BEFORE_BN_COLOR), ("after", after, AFTER_COLOR)):
-        flat = values.flatten()
-        _, _, patches = ax.hist(
-            flat.numpy(),
-            bins=30,
-            density=True,
-            histtype="stepfilled",
-            alpha=0.55,
-            color=color,
-            label=f"{key} BN: mean {round(float(flat.mean()), 2) + 0.0:+.2f}, "  # no "-0.00"
-            f"std {flat.std(correction=0):.2f}",
-        )
-        artists[key] = patches[0]  # stepfilled: one Polygon outlines the whole histogram
-    ax.set(xlabel="activation value", ylabel="density")
-    ax.legend(loc="upper left", fontsize=8)
-    return artists
+def histogram_outline(values: torch.Tensor, bins: int = BINS) -> np.ndarray:
+    """The ``(x, y)`` step outline of a density histogram of ``values``.
+
+    >>> histogram_outline(torch.tensor([0.0, 1.0]), bins=2).tolist()
+    [[0.0, 0.0], [0.0, 1.0], [0.5, 1.0], [0.5, 1.0], [1.0, 1.0], [1.0, 0.0]]
+    """
+    density, edges = np.histogram(values.numpy().ravel(), bins=bins, density=True)
+    return np.column_stack([np.repeat(edges, 2), np.concatenate([[0], np.repeat(density, 2), [0]])])
 
 
-def running_stats_curves(
-    ax: Axes,
-    means: torch.Tensor,
-    variances: torch.Tensor,
-    *,
-    true_mean: float,
-    true_var: float,
-) -> dict[str, list[Line2D]]:
-    """Running mean and variance of each feature (columns) against the step, dashed targets."""
-    steps = range(len(means))
-    lines = {
-        "mean": ax.plot(steps, means.numpy(), color=MEAN_COLOR, lw=0.9),
-        "var": ax.plot(steps, variances.numpy(), color=VAR_COLOR, lw=0.9),
-        "targets": [
-            ax.axhline(target, color=color, ls="--", lw=1)
-            for target, color in ((true_mean, MEAN_COLOR), (true_var, VAR_COLOR))
-        ],
-    }
-    ax.set(xlabel="training step (batches seen)", ylabel="estimate")
-    return lines
+class BatchNormPanels:
+    """The demo's picture, made once on ``fig``; :meth:`update` moves its artists in place.
+
+    Left: density histograms of BatchNorm's input and output, all steps pooled. Right:
+    ``running_mean`` and ``running_var`` of every feature per step, the true values dashed.
+    """
+
+    def __init__(self, fig: Figure) -> None:
+        self.fig, (self.ax_hist, self.ax_stats) = fig, fig.subplots(1, 2, width_ratios=[1, 1.2])
+        self.hist = [self.ax_hist.add_patch(Polygon([[0, 0]], color=c)) for c in HIST_COLORS]
+        for patch in self.hist:
+            patch.set_alpha(0.55)
+        self.ax_hist.legend(self.hist, ["input", "output"], loc="upper left", fontsize=8)
+        self.ax_hist.set(xlim=(-REACH, REACH), xticks=range(-15, 16, 5), yticks=[])
+        self.ax_hist.set(xlabel="activation value", ylabel="density")
+        self.ax_hist.set_title("BatchNorm input and output, all steps", fontsize=9)
+        steps, zeros = range(STEPS + 1), np.zeros((STEPS + 1, FEATURES))
+        self.lines = [self.ax_stats.plot(steps, zeros, color=c, lw=0.9) for c in STATS_COLORS]
+        self.targets = [self.ax_stats.axhline(0, color=c, ls="--", lw=1) for c in STATS_COLORS]
+        self.ax_stats.set(xlim=(0, STEPS), xticks=range(0, STEPS + 1, 20), ylabel="estimate")
+        self.ax_stats.set(xlabel="training step (batches seen)")
+        self.ax_stats.set_title("running_mean, running_var; dashed: true values", fontsize=9)
+        self.ax_stats.yaxis.set_major_locator(MaxNLocator(5))
+        self.moving = [*self.hist, *self.lines[0], *self.lines[1], *self.targets]
+        self.moving.append(self.ax_stats.yaxis)  # its ticks follow the y limits
+        self.background = None
+
+    def update(self, batch_size: int, shift: float, scale: float, momentum: float) -> str:
+        """Show the run for these settings; return the readout."""
+        run = simulate_batchnorm(batch_size, round(shift, 4), round(scale, 4), round(momentum, 4))
+        outlines = [histogram_outline(values) for values in (run.before, run.after)]
+        for patch, outline in zip(self.hist, outlines, strict=True):
+            patch.set_xy(outline)
+        peaks = [outline[:, 1].max() for outline in outlines]  # batch size 2: output spikes
+        self.ax_hist.set_ylim(0, 1.08 * max(peaks[0], min(peaks[1], 1.0)))  # run off the top
+        for lines, data in zip(self.lines, (run.running_mean, run.running_var), strict=True):
+            for curve, column in zip(lines, data.T.numpy(), strict=True):
+                curve.set_ydata(column)
+        for line, target in zip(self.targets, (shift, scale**2), strict=True):
+            line.set_ydata([target, target])
+        both = [*torch.cat([run.running_mean, run.running_var]).flatten().tolist(), shift, scale**2]
+        low, high = min(both), max(both)
+        self.ax_stats.set_ylim(low - 0.05 * (high - low) - 0.1, high + 0.05 * (high - low) + 0.1)
+        mean, var = float(run.running_mean[-1].mean()), float(run.running_var[-1].mean())
+        note = tr(" (with 2 samples every output is ≈ ±1)") if batch_size == 2 else ""
+        text = "after {steps} steps: running_mean ≈ {m:+.2f} (true {s:+.2f}), running_var ≈ "
+        text += "{v:.2f} (true {s2:.2f}); output std {std:.2f}{note}"
+        std = float(run.after.std(correction=0))
+        return tr(text, steps=STEPS, m=mean, s=shift, v=var, s2=scale**2, std=std, note=note)
+
+    def png(self) -> bytes:
+        """The current picture as PNG. The first call draws the still parts (frames, titles,
+        labels, most ticks: most of the text, which is the slow part) once and keeps them;
+        every call then redraws only the moving artists on top (blitting)."""
+        canvas = self.fig.canvas
+        if self.background is None:
+            canvas = FigureCanvasAgg(self.fig)
+            for artist in self.moving:
+                artist.set_animated(True)
+            canvas.draw()
+            self.background = canvas.copy_from_bbox(self.fig.bbox)
+        canvas.restore_region(self.background)
+        for artist in self.moving:
+            artist.axes.draw_artist(artist)
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, "png", compress_level=1)
+        return buffer.getvalue()
 
 
 def draw_batchnorm(
     fig: Figure, batch_size: int, shift: float, scale: float, momentum: float
 ) -> str:
-    """Histograms before/after BN and the running statistics; returns the readout."""
-    run = simulate_batchnorm(batch_size, round(shift, 4), round(scale, 4), round(momentum, 4))
-    ax_hist, ax_stats = fig.subplots(1, 2, width_ratios=[1, 1.2])
-    bn_histograms(ax_hist, run.before, run.after)
-    reach = max(abs(SHIFT_RANGE[0]), SHIFT_RANGE[1]) + 3 * SCALE_RANGE[1]
-    ax_hist.set_xlim(-reach, reach)  # fixed view: the input visibly moves and stretches
-    ax_hist.set_xticks(HIST_TICKS)  # few, fixed ticks: text is the slowest thing to draw
-    ax_hist.set_yticks([])  # densities need no numbers here; the shapes tell the story
-    ax_hist.set_title(f"BN input (grey) and output (blue), batch size {batch_size}", fontsize=9)
-    running_stats_curves(
-        ax_stats, run.running_mean, run.running_var, true_mean=shift, true_var=scale**2
-    )
-    ax_stats.set_xticks(range(0, STEPS + 1, 20))
-    ax_stats.yaxis.set_major_locator(MaxNLocator(5))
-    ax_stats.set_title(
-        f"running_mean (orange), running_var (green), true (dashed); momentum {momentum:.2f}",
-        fontsize=9,
-    )
-    final_mean = float(run.running_mean[-1].mean())
-    final_var = float(run.running_var[-1].mean())
-    note = " (with 2 samples every output is ≈ ±1)" if batch_size == 2 else ""
-    return (
-        f"after {STEPS} steps: running_mean ≈ {final_mean:+.2f} (true {shift:+.2f}), "
-        f"running_var ≈ {final_var:.2f} (true {scale**2:.2f}); "
-        f"each output batch has mean 0, std {float(run.after[-1].std(correction=0)):.2f}{note}"
-    )
+    """Draw the demo's picture for these settings on ``fig``; return the readout."""
+    return BatchNormPanels(fig).update(batch_size, shift, scale, momentum)
 
 
-def build_demo(
-    batch_size: int = 16, shift: float = 3.0, scale: float = 2.0, momentum: float = 0.1
-) -> SliderDemo:
-    """Sliders for batch size, input shift and scale, and momentum, driving :func:`draw_batchnorm`.
+def build_demo(batch_size=16, shift=3.0, scale=2.0, momentum=0.1) -> SliderDemo:
+    """Sliders for batch size, input shift and scale, and momentum. Notebook 07, §4.
 
-    Left: value histograms before and after a training-mode BatchNorm (all 60 steps pooled).
-    Right: ``running_mean`` and ``running_var`` of every feature, step by step, against the
-    true ``shift`` and ``scale²``. Used in notebook 07, section 4.
+    ``slider_demo`` draws and lays out the first picture; a slider move then only updates the
+    artists of that :class:`BatchNormPanels` and redraws those alone (no new axes, no layout).
     """
     controls = {
         "batch_size": int_slider("batch size", batch_size, *BATCH_RANGE),
@@ -291,173 +168,231 @@ def build_demo(
         "scale": float_slider("input scale", scale, *SCALE_RANGE, step=0.1),
         "momentum": float_slider("momentum", momentum, *MOMENTUM_RANGE, step=0.01),
     }
-    return slider_demo(draw_batchnorm, controls, figsize=(10.0, 3.6))
+    panels: list[BatchNormPanels] = []
+
+    def first_draw(fig: Figure, **values: float) -> str:
+        panels[:] = [BatchNormPanels(fig)]
+        return panels[0].update(**values)
+
+    demo = slider_demo(first_draw, controls, figsize=(10.0, 3.6))
+    demo.figure.set_layout_engine(None)  # keep the positions computed for the first picture
+
+    def update(_change: object = None) -> None:
+        text = panels[0].update(**demo.values())
+        demo.image.value = panels[0].png()
+        demo.readout.value = f"<code>{html.escape(text)}</code>"
+
+    for control in controls.values():  # swap slider_demo's clear-and-redraw for update
+        control.unobserve(demo.redraw, names="value")
+        control.observe(update, names="value")
+    demo.redraw = update
+    return demo
 
 
-# ---------------------------------------------------------------------------- §9 self-checks
+# ---------------------------------------------------------------------------- §8 self-checks
+
+# The hints that name each typical mistake (the tests match them).
+UNBIASED = "you normalised with the unbiased variance (divide by n − 1); BatchNorm divides by n."
+LAYER_NORM = "you normalised each sample over its features: that is LayerNorm, not BatchNorm."
+PER_TOKEN = "for (n, C, L) each feature's statistics run over n AND L: dims (0, 2), not 0 alone."
+EPS_OUTSIDE = "eps belongs inside the square root: sqrt(var + eps), not sqrt(var) + eps."
+EPS_MISSING = "eps is missing: divide by sqrt(var + eps)."
+EPS_FIXED = "you ignored the eps argument (hard-coded 1e-5?): use the eps you are given."
+REVERSED = "momentum is reversed: PyTorch weights the NEW batch, (1 − m) · running + m · batch."
+BIASED_RUNNING = "running_var uses the UNBIASED batch variance (divide by n − 1)."
+NO_START = "the buffers start at running_mean = 0, running_var = 1, not at the first batch."
+BATCH_STATS = "in eval mode BatchNorm uses the running buffers, not a batch's statistics."
+AXIS = "bn(h) reads axis 1 (the L positions) as the features: move the features to axis 1."
+RESHAPE = "reshape keeps the memory order and mixes positions with features: use transpose(1, 2)."
+OWN_BN = "use the bn you are given: its gamma, beta and (in eval mode) its running statistics."
+BUFFERS = "bn's running statistics did not change as BatchNorm1d's do: call bn once on all tokens."
+COLUMNS = "you scaled the columns of W: row i (output feature i) is scaled by gamma[i] / sigma[i]."
+NO_MEAN = "the running mean is missing: b' = gamma (b − mean) / sigma + beta."
+NO_BIAS = "the Linear bias b is missing: it passes through BatchNorm, gamma (b − mean) / sigma."
+NO_SCALE = "b must be scaled by gamma / sigma too: b' = gamma (b − mean) / sigma + beta."
+F32, F64 = torch.float32, torch.float64
+FORWARD_CASES = (((6, 4), 1e-5, F32), ((3, 4, 5), 0.1, F32), ((5, 3, 3), 1e-3, F64))
+TOKEN_CASES = (((3, 5, 4), True, F32), ((2, 4, 4), True, F32), ((4, 6, 3), False, F64))
+FOLD_CASES = (((3, 5), 1e-5, F32), ((4, 4), 1e-2, F64), ((2, 6), 1e-3, F64))  # square: no bias
 
 
-def _reference_bn(num_features: int, seed: int) -> nn.BatchNorm1d:
-    """A BatchNorm1d with non-trivial γ, β and running statistics."""
-    generator = torch.Generator().manual_seed(seed)
-    bn = nn.BatchNorm1d(num_features)
-    with torch.no_grad():
-        bn.weight.copy_(1 + 0.5 * torch.randn(num_features, generator=generator))
-        bn.bias.copy_(torch.randn(num_features, generator=generator))
-        bn.running_mean.copy_(torch.randn(num_features, generator=generator))
-        bn.running_var.copy_(0.5 + torch.rand(num_features, generator=generator))
-    return bn
+def _close(got: object, want: torch.Tensor) -> bool:
+    same_shape = isinstance(got, torch.Tensor) and got.shape == want.shape
+    return same_shape and torch.allclose(got.detach().to(want.dtype), want, rtol=1e-4, atol=1e-5)
 
 
-def _pair(answer: object, what: str) -> tuple[object, object]:
-    """The learner's ``(a, b)`` answer, detached; a hint if it is not a pair."""
-    expect(
-        isinstance(answer, tuple) and len(answer) == 2,
-        f"return a pair {what}; got {type(answer).__name__}",
-    )
-    return tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in answer)
+def _judge(got: object, want: torch.Tensor, wrong: list, what: str, hint: str = "") -> None:
+    """Name the mistake if ``got`` equals a known wrong ``(hint, value)``; else compare."""
+    for mistake, value in wrong:
+        if value is not None and not _close(value, want):
+            expect(not _close(got, value), tr("{what}: {hint}", what=what, hint=tr(mistake)))
+    expect_tensor(got.detach() if hasattr(got, "detach") else got, want, what=what, hint=hint)
+    message = tr("{what}: expected {want}, got {got}.", what=what, want=want.dtype, got=got.dtype)
+    expect(got.dtype == want.dtype, message)
 
 
-def _close(got: object, expected: torch.Tensor, **tolerance: float) -> bool:
-    """``got`` is a tensor of ``expected``'s shape and values (so a wrong-answer hint applies)."""
-    return (
-        isinstance(got, torch.Tensor)
-        and got.shape == expected.shape
-        and torch.allclose(got, expected, **tolerance)
-    )
+def _call(answer: Callable, args: tuple, what: str, hint: str) -> object:
+    """``attempt`` the learner's function; an error it raises becomes a hint naming the case."""
+    try:
+        return attempt(getattr(answer, "__name__", "the function"), answer, *args)
+    except (RuntimeError, TypeError, ValueError, IndexError, AttributeError) as error:
+        kind = type(error).__name__
+        message = "{what} raised {kind}: {error} — {hint}"
+        raise AssertionError(tr(message, what=what, kind=kind, error=error, hint=hint)) from error
+
+
+def _normalise(x: torch.Tensor, dims: tuple, eps: float, correction=0, outside=False):
+    mean, var = x.mean(dims, keepdim=True), x.var(dims, keepdim=True, correction=correction)
+    return (x - mean) / (var.sqrt() + eps if outside else torch.sqrt(var + eps))
 
 
 def check_batchnorm_forward(batchnorm_forward: Callable[..., torch.Tensor]) -> None:
-    """Check ``batchnorm_forward(x, gamma, beta, eps)`` equals ``nn.BatchNorm1d`` in train mode.
+    """Check ``batchnorm_forward(x, gamma, beta, eps)`` against training-mode BatchNorm: ``x`` of
+    shape ``(n, C)`` and ``(n, C, L)``, float32 and float64, three ``eps``; feature 0 has a tiny
+    variance, so where ``eps`` goes shows.
 
     >>> def batchnorm_forward(x, gamma, beta, eps):
-    ...     mean, var = x.mean(dim=0), x.var(dim=0, correction=0)
-    ...     return gamma * (x - mean) / torch.sqrt(var + eps) + beta
+    ...     dims, shape = ((0,), (-1,)) if x.ndim == 2 else ((0, 2), (-1, 1))
+    ...     mean, var = x.mean(dims, keepdim=True), x.var(dims, keepdim=True, correction=0)
+    ...     return gamma.reshape(shape) * (x - mean) / torch.sqrt(var + eps) + beta.reshape(shape)
     >>> check_batchnorm_forward(batchnorm_forward)
-    ✓ batchnorm_forward matches nn.BatchNorm1d in training mode (biased batch variance)
+    ✓ batchnorm_forward matches nn.BatchNorm1d in training mode for (n, C) and (n, C, L)
     """
-    x = 3 + 2 * torch.randn(5, 4, generator=torch.Generator().manual_seed(6))
-    bn = _reference_bn(4, seed=7).train()
-    gamma, beta, eps = bn.weight.detach(), bn.bias.detach(), bn.eps
-    y = attempt("batchnorm_forward", batchnorm_forward, x, gamma, beta, eps)
-    if y is NOT_ATTEMPTED:
-        return
-    expect(isinstance(y, torch.Tensor), f"expected a tensor, got {type(y).__name__}")
-    expect(
-        tuple(y.shape) == (5, 4),
-        f"expected shape (5, 4) = (N, C), the same as x; got {tuple(y.shape)}",
-    )
-    y = y.detach()
-    unbiased = gamma * (x - x.mean(0)) / torch.sqrt(x.var(0) + eps) + beta
-    expect(
-        not torch.allclose(y, unbiased, atol=1e-5),
-        "you normalised with the unbiased variance (divide by N − 1): BatchNorm divides "
-        "by N when normalising, e.g. x.var(dim=0, correction=0).",
-    )
-    per_sample = (x - x.mean(1, keepdim=True)) / torch.sqrt(
-        x.var(1, keepdim=True, correction=0) + eps
-    )
-    expect(
-        not torch.allclose(y, gamma * per_sample + beta, atol=1e-5),
-        "you normalised each sample over its features (that is LayerNorm): BatchNorm takes "
-        "the statistics of each feature over the batch, dim=0.",
-    )
-    with torch.no_grad():
-        expected = bn(x)
-    expect_tensor(
-        y,
-        expected,
-        what="batchnorm_forward(x, gamma, beta, eps)",
-        hint="Per feature: subtract the batch mean, divide by sqrt(biased var + eps), "
-        "then multiply by gamma and add beta.",
-    )
-    passed("batchnorm_forward matches nn.BatchNorm1d in training mode (biased batch variance)")
+    generator = torch.Generator().manual_seed(6)
+    for shape, eps, dtype in FORWARD_CASES:
+        x = 3 + 2 * torch.randn(shape, generator=generator, dtype=dtype)
+        x[:, 0] = 3 + 1e-3 * torch.randn(x[:, 0].shape, generator=generator, dtype=dtype)
+        gamma, beta = 1 + torch.rand(2, shape[1], generator=generator, dtype=dtype)
+        what = tr("batchnorm_forward(x of shape {s}, {t}, eps={e:g})", s=shape, t=dtype, e=eps)
+        hint = tr("For (n, C, L) input reshape gamma and beta to (C, 1), to line up with axis 1.")
+        got = _call(batchnorm_forward, (x.clone(), gamma, beta, eps), what, hint)
+        if got is NOT_ATTEMPTED:
+            return
+        dims, column = ((0,), (-1,)) if x.ndim == 2 else ((0, 2), (-1, 1))
+        g, b = gamma.reshape(column), beta.reshape(column)
+        wrong = [
+            (UNBIASED, g * _normalise(x, dims, eps, correction=1) + b),
+            (LAYER_NORM, g * _normalise(x, tuple(range(1, x.ndim)), eps) + b),
+            (PER_TOKEN, g * _normalise(x, (0,), eps) + b if x.ndim == 3 else None),
+            (EPS_OUTSIDE, g * _normalise(x, dims, eps, outside=True) + b),
+            (EPS_MISSING, g * _normalise(x, dims, 0.0) + b),
+            (EPS_FIXED, g * _normalise(x, dims, EPS) + b),
+        ]
+        _judge(got, F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps), wrong, what)
+    passed(tr("batchnorm_forward matches nn.BatchNorm1d in training mode for (n, C) and (n, C, L)"))
 
 
-def check_running_update(
-    running_update: Callable[..., tuple[torch.Tensor, torch.Tensor]],
-) -> None:
-    """Check ``running_update(running_mean, running_var, x, momentum)`` matches BatchNorm1d.
+#: Exercise 7.2: a fresh BatchNorm1d(1, momentum=0.25) sees two batches, then predicts 6.0.
+PREDICT_MOMENTUM, PREDICT_BATCHES, PREDICT_INPUT = 0.25, ((1.0, 3.0), (4.0, 8.0)), 6.0
 
-    >>> def running_update(running_mean, running_var, x, momentum):
-    ...     mean, var = x.mean(dim=0), x.var(dim=0)
-    ...     return ((1 - momentum) * running_mean + momentum * mean,
-    ...             (1 - momentum) * running_var + momentum * var)
-    >>> check_running_update(running_update)
-    ✓ running_update matches BatchNorm1d's buffers: new batch weighted by momentum, unbiased var
+
+def _predicted(momentum: float, correction: int = 1, from_first: bool = False) -> float:
+    mean, var = 0.0, 1.0
+    for step, batch in enumerate(torch.tensor(PREDICT_BATCHES, dtype=F64)):
+        m = 1.0 if from_first and step == 0 else momentum
+        mean = (1 - m) * mean + m * float(batch.mean())
+        var = (1 - m) * var + m * float(batch.var(correction=correction))
+    return (PREDICT_INPUT - mean) / (var + EPS) ** 0.5
+
+
+def check_eval_prediction(answer: object) -> None:
+    """Check exercise 7.2's predicted eval-mode output (any number form, to 3 decimals).
+
+    >>> bn = nn.BatchNorm1d(1, momentum=PREDICT_MOMENTUM)
+    >>> for batch in PREDICT_BATCHES:
+    ...     _ = bn(torch.tensor(batch)[:, None])
+    >>> check_eval_prediction(bn.eval()(torch.tensor([[PREDICT_INPUT]]))[0, 0])
+    ✓ 2.407 = (6 − 1.875) / sqrt(2.9375 + eps): the buffers after two batches
     """
-    x = -1 + 3 * torch.randn(6, 3, generator=torch.Generator().manual_seed(8))
-    bn = _reference_bn(3, seed=9)
-    bn.momentum = 0.3
-    start_mean, start_var = bn.running_mean.clone(), bn.running_var.clone()
-    answer = attempt(
-        "running_update", running_update, start_mean.clone(), start_var.clone(), x, 0.3
-    )
-    if answer is NOT_ATTEMPTED:
+    got = attempt("answer", answer)
+    if got is NOT_ATTEMPTED:
         return
-    new_mean, new_var = _pair(answer, "(new_mean, new_var)")
-    with torch.no_grad():
-        bn.train()(x)
-    expect(
-        not _close(new_mean, 0.3 * start_mean + 0.7 * x.mean(0), atol=1e-5),
-        "momentum is reversed: in PyTorch it weights the NEW batch, "
-        "running = (1 − momentum) · running + momentum · batch.",
-    )
-    expect_tensor(new_mean, bn.running_mean, what="new running_mean")
-    expect(
-        not _close(new_var, 0.7 * start_var + 0.3 * x.var(0, correction=0), atol=1e-5),
-        "running_var uses the UNBIASED batch variance (divide by N − 1), x.var(dim=0); "
-        "only the normalisation itself uses the biased one.",
-    )
-    expect_tensor(new_var, bn.running_var, what="new running_var")
-    passed(
-        "running_update matches BatchNorm1d's buffers: new batch weighted by momentum, unbiased var"
-    )
+    got = as_number(got.detach() if isinstance(got, torch.Tensor) else got, what="answer")
+    m = PREDICT_MOMENTUM
+    wrong = [(REVERSED, _predicted(1 - m)), (BIASED_RUNNING, _predicted(m, correction=0))]
+    for mistake, value in [*wrong, (NO_START, _predicted(m, from_first=True)), (BATCH_STATS, 0)]:
+        expect(abs(got - value) > 5e-3, tr("answer = {a:.4g}: {hint}", a=got, hint=tr(mistake)))
+    want, hint = _predicted(m), "update both buffers once per batch, then normalise with them."
+    expect(abs(got - want) < 5e-3, tr("answer = {a:.4g} is off: {hint}", a=got, hint=tr(hint)))
+    passed(tr("{a:.3f} = (6 − 1.875) / sqrt(2.9375 + eps): the buffers after two batches", a=want))
+
+
+def check_bn_tokens(bn_tokens: Callable[[torch.Tensor, nn.BatchNorm1d], torch.Tensor]) -> None:
+    """Check ``bn_tokens(h, bn)`` applies ``bn`` to ``h`` of shape ``(n, L, d)``: each feature over
+    all ``n · L`` tokens, shape kept, ``bn``'s buffers updated as ``nn.BatchNorm1d`` does. Cases:
+    L ≠ d, L = d (where the mistakes run silently), and eval mode in float64.
+
+    >>> check_bn_tokens(lambda h, bn: bn(h.transpose(1, 2)).transpose(1, 2))
+    ✓ bn_tokens normalises every feature over all n · L tokens, in train and eval mode
+    """
+    generator = torch.Generator().manual_seed(21)
+    for (n, L, d), training, dtype in TOKEN_CASES:
+        bn = nn.BatchNorm1d(d, dtype=dtype).train(training)
+        with torch.no_grad():
+            for tensor in (bn.weight, bn.bias, bn.running_mean, bn.running_var):
+                tensor.copy_(0.5 + torch.rand(d, generator=generator, dtype=dtype))
+        h = 2 + 3 * torch.randn(n, L, d, generator=generator, dtype=dtype)
+        what = tr("bn_tokens(h of shape {s}, bn.training={t})", s=(n, L, d), t=bn.training)
+        hint = tr("BatchNorm1d(d) reads axis 1 as the features: it wants (n, d, L).")
+        mine, reference, copied = copy.deepcopy(bn), copy.deepcopy(bn), copy.deepcopy(bn)
+        got = _call(bn_tokens, (h.clone(), mine), what, hint)
+        if got is NOT_ATTEMPTED:
+            return
+        with torch.no_grad():
+            wrong = [
+                (AXIS, copy.deepcopy(bn)(h) if d == L else None),
+                (RESHAPE, copied(h.reshape(n, d, L)).reshape(n, L, d)),
+                (LAYER_NORM, F.layer_norm(h, (d,), bn.weight, bn.bias, bn.eps)),
+                (OWN_BN, nn.BatchNorm1d(d, dtype=dtype)(h.transpose(1, 2)).transpose(1, 2)),
+            ]
+            _judge(got, reference(h.transpose(1, 2)).transpose(1, 2), wrong, what)
+        same = [
+            torch.allclose(a, b) for a, b in zip(mine.buffers(), reference.buffers(), strict=True)
+        ]
+        expect(all(same), tr("{what}: {hint}", what=what, hint=tr(BUFFERS)))
+    passed(tr("bn_tokens normalises every feature over all n · L tokens, in train and eval mode"))
 
 
 def check_fold(fold: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> None:
-    """Check ``fold(W, b, gamma, beta, mean, var, eps)`` returns the folded ``(W', b')``.
+    """Check ``fold(W, b, gamma, beta, mean, var, eps)`` returns ``(W', b')`` with ``x @ W'.T + b'
+    == bn(linear(x))`` for an eval-mode ``bn``. Cases: non-square with a bias; square (where
+    scaling the columns runs) with ``b = None``; float64; three ``eps``; tiny variances.
 
     >>> def fold(W, b, gamma, beta, mean, var, eps):
     ...     scale = gamma / torch.sqrt(var + eps)
+    ...     b = torch.zeros_like(mean) if b is None else b
     ...     return scale[:, None] * W, scale * (b - mean) + beta
     >>> check_fold(fold)
-    ✓ fold gives one Linear equal to Linear → BatchNorm1d in eval mode
+    ✓ fold gives one Linear equal to Linear → BatchNorm1d (eval), bias or not
     """
-    linear = nn.Linear(5, 3)
-    bn = _reference_bn(3, seed=11).eval()
-    with torch.no_grad():
-        bn.running_var.mul_(1e-4)  # tiny variances: forgetting eps becomes visible
-    W, b = linear.weight.detach(), linear.bias.detach()
-    gamma, beta, eps = bn.weight.detach(), bn.bias.detach(), bn.eps
-    mean, var = bn.running_mean.clone(), bn.running_var.clone()
-    answer = attempt("fold", fold, W, b, gamma, beta, mean, var, eps)
-    if answer is NOT_ATTEMPTED:
-        return
-    W_folded, b_folded = _pair(answer, "(W_folded, b_folded)")
-    scale = gamma / torch.sqrt(var + eps)
-    expect(
-        not _close(W_folded, (gamma / torch.sqrt(var))[:, None] * W, rtol=1e-6),
-        "W_folded: eps is missing, σ = sqrt(running_var + eps).",
-    )
-    expect_tensor(
-        W_folded,
-        scale[:, None] * W,
-        what="W_folded",
-        hint="Row i of W (output feature i) is multiplied by gamma[i] / sqrt(var[i] + eps).",
-    )
-    expect(
-        not _close(b_folded, scale * b + beta, rtol=1e-6),
-        "b_folded: the running mean μ is missing; BatchNorm subtracts it: γ (b − μ) / σ + β.",
-    )
-    expect_tensor(
-        b_folded,
-        scale * (b - mean) + beta,
-        what="b_folded",
-        hint="BatchNorm sees linear(x) = W x + b, so the shift is γ (b − μ) / σ + β.",
-    )
-    x = torch.randn(4, 5, generator=torch.Generator().manual_seed(10))
-    with torch.no_grad():
-        expected = bn(linear(x))
-    expect_tensor(x @ W_folded.T + b_folded, expected, what="folded layer output")
-    passed("fold gives one Linear equal to Linear → BatchNorm1d in eval mode")
+    generator = torch.Generator().manual_seed(11)
+    for (d_out, d_in), eps, dtype in FOLD_CASES:
+        W = torch.randn(d_out, d_in, generator=generator, dtype=dtype)
+        b0, beta, mean = torch.randn(3, d_out, generator=generator, dtype=dtype)
+        gamma, var = 0.5 + torch.rand(2, d_out, generator=generator, dtype=dtype)
+        var, b = 1e-4 * var, None if d_out == d_in else b0  # the square case has no bias
+        b0 = 0 * b0 if b is None else b0
+        b_text = "b" if b is not None else "b=None"
+        what = tr("fold(W of shape {s}, {b}, eps={e:g})", s=(d_out, d_in), b=b_text, e=eps)
+        hint = tr("b is None for a Linear(bias=False): use zeros. Row i of W gets gamma / sigma.")
+        answer = _call(fold, (W, b, gamma, beta, mean, var, eps), what, hint)
+        if answer is NOT_ATTEMPTED:
+            return
+        pair = isinstance(answer, tuple) and len(answer) == 2
+        expect(pair, tr("return a pair (W_folded, b_folded); got {t}", t=type(answer).__name__))
+        W_want, b_want = fuse_linear_bn_weights(W, b, mean, var, eps, gamma, beta)
+        scale = gamma / torch.sqrt(var + eps)
+        wrong = [
+            (EPS_MISSING, (gamma / var.sqrt())[:, None] * W),
+            (EPS_OUTSIDE, (gamma / (var.sqrt() + eps))[:, None] * W),
+            (EPS_FIXED, (gamma / torch.sqrt(var + EPS))[:, None] * W),
+            (COLUMNS, W * scale if d_out == d_in else None),
+        ]
+        _judge(answer[0], W_want.detach(), wrong, tr("W_folded of {what}", what=what))
+        wrong = [
+            (NO_MEAN, scale * b0 + beta),
+            (NO_BIAS, beta - scale * mean if b is not None else None),
+            (NO_SCALE, b0 + beta - scale * mean if b is not None else None),
+        ]
+        _judge(answer[1], b_want.detach(), wrong, tr("b_folded of {what}", what=what))
+    passed(tr("fold gives one Linear equal to Linear → BatchNorm1d (eval), bias or not"))

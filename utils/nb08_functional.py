@@ -1,11 +1,6 @@
-"""Notebook 08 (F.linear and the functional view): what a linear layer costs (FLOPs, careful
-timing, GFLOP/s against the machine's matmul peak), the matrix-product demo, the self-checks.
-
-- §7 uses :func:`linear_flops`, :func:`linear_timings` (built on :func:`time_call`),
-  :func:`matmul_peak_gflops`, :func:`gflops_per_second`, :data:`LINEAR_VARIANTS`,
-  :func:`gflops_curves` (and ``utils.threads``); ``benchmarks/matmul.py`` uses them too.
-- §8 uses :func:`build_demo` and its compute function :func:`output_element`.
-- §9 uses :func:`check_linear_forward`, :func:`check_linear_flops`, :func:`check_per_sample_grads`.
+"""Notebook 08 (F.linear and the functional view): the matrix-product demo (§3), what a linear
+layer costs (§8, and the optional timing in §10, which ``benchmarks/matmul.py`` shares) and the
+exercise self-checks (§9).
 """
 
 from __future__ import annotations
@@ -13,6 +8,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 import matplotlib.colors as mcolors
@@ -22,11 +18,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter, LogLocator
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
-from utils._validate import as_tensor, require_axes, require_int, require_shape
-from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor, passed
+from utils import tr
+from utils._validate import require_int
+from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor, passed, without
 from utils.plot import DIVERGING_CMAP
 from utils.widgets import SliderDemo, int_slider, slider_demo
 
@@ -35,7 +32,7 @@ LINEAR_VARIANTS = ("nn.Linear", "F.linear", "x @ W.T + b")
 
 
 def linear_flops(batch: int, in_features: int, out_features: int) -> int:
-    """Floating-point operations of one linear layer: ``2 · batch · in · out``.
+    """Floating-point operations of one linear layer's forward pass: ``2 · batch · in · out``.
 
     >>> linear_flops(32, 1024, 1024)
     67108864
@@ -51,21 +48,15 @@ def gflops_per_second(flops: float, seconds: float) -> float:
     >>> gflops_per_second(2e9, 0.5)
     4.0
     """
-    if flops < 0:
-        raise ValueError(f"flops must be >= 0; got {flops}")
-    if not seconds > 0:
-        raise ValueError(f"seconds must be > 0; got {seconds}")
     return flops / seconds / 1e9
 
 
 def time_call(
     fn: Callable[[], object], *, repeats: int = 7, warmup: int = 2, min_repeat_seconds: float = 1e-3
 ) -> float:
-    """Median seconds per call of ``fn()``, measured with ``time.perf_counter``.
-
-    After ``warmup`` untimed calls, each of the ``repeats`` measurements calls ``fn`` as often
-    as fits in ``min_repeat_seconds`` (at least once), so microsecond calls stay above the
-    clock's noise. The median ignores a repeat that another process slowed down.
+    """Median seconds per call of ``fn()``: after ``warmup`` calls, each of ``repeats`` repeats
+    calls ``fn`` as often as fits in ``min_repeat_seconds`` (microsecond calls stay above the
+    clock's noise); the median ignores a repeat that another process slowed down.
 
     >>> 0 < time_call(lambda: sum(range(100)), repeats=3) < 1
     True
@@ -74,8 +65,7 @@ def time_call(
         fn()
     samples = []
     for _ in range(repeats):
-        calls = 0
-        start = time.perf_counter()
+        calls, start = 0, time.perf_counter()
         while True:
             fn()
             calls += 1
@@ -87,17 +77,9 @@ def time_call(
 
 
 def linear_timings(
-    batch: int,
-    in_features: int,
-    out_features: int,
-    *,
-    repeats: int = 5,
-    warmup: int = 2,
+    batch: int, in_features: int, out_features: int, *, repeats: int = 5, warmup: int = 2
 ) -> dict[str, float]:
-    """Median forward seconds of ``nn.Linear``, ``F.linear`` and ``x @ W.T + b`` (same numbers).
-
-    Timed under ``torch.no_grad()``: the forward pass alone. All three compute the same output
-    (checked before timing).
+    """Median forward seconds (``no_grad``) of each of :data:`LINEAR_VARIANTS` (checked equal).
 
     >>> timings = linear_timings(4, 8, 8, repeats=3)
     >>> list(timings) == list(LINEAR_VARIANTS), all(t > 0 for t in timings.values())
@@ -105,41 +87,30 @@ def linear_timings(
     """
     linear_flops(batch, in_features, out_features)  # validates the sizes
     generator = torch.Generator().manual_seed(0)
-    layer = nn.Linear(in_features, out_features)
-    with torch.no_grad():
-        layer.weight.copy_(torch.randn(out_features, in_features, generator=generator))
-        layer.bias.copy_(torch.randn(out_features, generator=generator))
+    layer = nn.Linear(in_features, out_features).requires_grad_(False)
     x = torch.randn(batch, in_features, generator=generator)
-    weight, bias = layer.weight.detach(), layer.bias.detach()
-    calls: dict[str, Callable[[], torch.Tensor]] = {
+    weight, bias = layer.weight, layer.bias
+    calls = {
         "nn.Linear": lambda: layer(x),
         "F.linear": lambda: F.linear(x, weight, bias),
         "x @ W.T + b": lambda: x @ weight.T + bias,
     }
     with torch.no_grad():
-        reference = calls["nn.Linear"]()
         for call in calls.values():
-            torch.testing.assert_close(call(), reference, rtol=1e-4, atol=1e-4)
-        return {
-            name: time_call(call, repeats=repeats, warmup=warmup) for name, call in calls.items()
-        }
+            torch.testing.assert_close(call(), layer(x), rtol=1e-4, atol=1e-4)
+        return {name: time_call(f, repeats=repeats, warmup=warmup) for name, f in calls.items()}
 
 
 def matmul_peak_gflops(size: int = 1024, *, repeats: int = 5, warmup: int = 1) -> float:
-    """Measured float32 GFLOP/s of one large square ``A @ B`` (``2 · size³`` FLOPs), best repeat.
-
-    A large square product is the best case for the CPU's matrix kernels (lots of work per byte
-    moved), so its fastest run stands in for the peak a linear layer can approach. The fastest,
-    not the median: slow runs are other processes getting in the way.
+    """Float32 GFLOP/s of a square ``A @ B`` (``2 · size³`` FLOPs), fastest of ``repeats``: the
+    best case for the CPU's matrix kernels, so the peak a linear layer can approach.
 
     >>> matmul_peak_gflops(64, repeats=2) > 0
     True
     """
     require_int(size, name="size")
     require_int(repeats, name="repeats")
-    generator = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=generator)
-    b = torch.randn(size, size, generator=generator)
+    a, b = torch.randn(2, size, size, generator=torch.Generator().manual_seed(0))
     for _ in range(warmup):
         a @ b
     samples = []
@@ -150,124 +121,60 @@ def matmul_peak_gflops(size: int = 1024, *, repeats: int = 5, warmup: int = 1) -
     return gflops_per_second(2 * size**3, min(samples))
 
 
-def gflops_curves(
-    ax: Axes,
-    x: object,
-    curves: dict[str, object],
-    *,
-    peak: float | None = None,
-    xlabel: str = "FLOPs per call",
-    ticks_at_points: bool = False,
-) -> dict[str, object]:
-    """Plot achieved GFLOP/s against ``x`` (log-log), one line per variant, plus the peak.
+# ---------------------------------------------------------------------------- §3 slider demo
 
-    ``curves`` maps a label (``"F.linear"``) to one GFLOP/s value per ``x``. ``peak`` draws the
-    measured matmul rate as a dashed ceiling. ``ticks_at_points`` labels the x axis at the
-    given ``x`` values (good for a handful of batch sizes). Used in notebook 08, section 7.
-
-    >>> import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
-    >>> fig, ax = plt.subplots()
-    >>> sorted(gflops_curves(ax, [1e3, 1e6], {"F.linear": [0.5, 20.0]}, peak=50.0))
-    ['F.linear', 'peak']
-    >>> plt.close(fig)
-    """
-    ax = require_axes(ax)
-    xs = as_tensor(x, name="x")
-    require_shape(xs, (None,), name="x", meaning="(points,)")
-    if not curves:
-        raise ValueError("curves is empty: give at least one {label: values}")
-    artists: dict[str, object] = {}
-    for label, values in curves.items():
-        ys = as_tensor(values, name=f"curves[{label!r}]")
-        require_shape(ys, (len(xs),), name=f"curves[{label!r}]", meaning="(points,), like x")
-        if not bool((ys > 0).all()) or not bool((xs > 0).all()):
-            raise ValueError(f"x and curves[{label!r}] must be positive for a log-log plot")
-        (artists[label],) = ax.plot(xs, ys, marker="o", ms=4, label=label)
-    if peak is not None:
-        if not peak > 0:
-            raise ValueError(f"peak must be > 0; got {peak}")
-        artists["peak"] = ax.axhline(
-            peak, color="black", ls="--", lw=1, label=f"measured matmul peak {peak:.0f} GFLOP/s"
-        )
-    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="achieved GFLOP/s")
-    no_label = FuncFormatter(lambda _value, _position: "")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))  # 1, 2, 5, 10, 20, …
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:g}"))
-    ax.yaxis.set_minor_formatter(no_label)
-    if ticks_at_points:
-        ax.set_xticks(xs.tolist(), labels=[f"{value:g}" for value in xs.tolist()])
-        ax.xaxis.set_minor_formatter(no_label)
-    ax.legend(loc="lower right", fontsize=8)
-    return artists
-
-
-# ---------------------------------------------------------------------------- §8 slider demo
-
-SIZE_RANGE = (1, 8)
-INDEX_RANGE = (0, SIZE_RANGE[1] - 1)
+SIZE_RANGE, INDEX_RANGE = (1, 8), (0, 7)
 #: Horizontal space between blocks, in cells (room for the ·, + and = signs).
 GAP = 1.6
 HIGHLIGHT = {"fill": False, "edgecolor": "black", "linewidth": 2.5}
 
 
 class OutputElement(NamedTuple):
-    """One output element of a linear layer and the numbers that produce it."""
+    """One output element ``Y[row, col]`` of a linear layer and the numbers that produce it."""
 
     X: torch.Tensor
     W: torch.Tensor
     b: torch.Tensor
     row: int
     col: int
-    functional: float  # ``F.linear(X, W, b)[row, col]``
-    module: float  #: an ``nn.Linear`` holding ``W``, ``b``, applied to ``X``, at ``[row, col]``
-    explicit: float  # ``Σ_k X[row, k] · W[col, k] + b[col]``, one product at a time
+    functional: float  # F.linear(X, W, b)[row, col]
+    module: float  # an nn.Linear holding W and b, applied to X, at [row, col]
+    explicit: float  # Σ_j X[row, j] · W[col, j] + b[col], one product at a time
     clamped: bool  # the requested row or column was outside the output and got clamped
 
 
 def output_element(
     batch: int, in_features: int, out_features: int, row: int, col: int, *, seed: int = 0
 ) -> OutputElement:
-    """Compute ``Y[row, col]`` of ``Y = X Wᵀ + b`` three ways (random ``X, W, b`` from ``seed``).
-
-    ``row`` is clamped to ``[0, batch − 1]`` and ``col`` to ``[0, out_features − 1]``, so every
-    slider position has a picture. Used in notebook 08, section 8.
+    """``Y[row, col]`` of ``Y = X Wᵀ + b`` computed three ways (random ``X, W, b`` from ``seed``);
+    ``row`` and ``col`` are clamped to the output, so every slider position has a picture.
 
     >>> element = output_element(3, 4, 2, row=9, col=1)
-    >>> element.row, element.col, element.clamped
-    (2, 1, True)
-    >>> abs(element.functional - element.explicit) < 1e-5
-    True
+    >>> element.row, element.col, element.clamped, abs(element.functional - element.explicit) < 1e-5
+    (2, 1, True, True)
     """
     for value, name in ((batch, "batch"), (in_features, "in_features"), (out_features, "out")):
         require_int(value, name=name)
-    r = min(max(int(row), 0), batch - 1)
-    c = min(max(int(col), 0), out_features - 1)
+    r, c = min(max(int(row), 0), batch - 1), min(max(int(col), 0), out_features - 1)
     generator = torch.Generator().manual_seed(seed)
-    X = torch.randn(batch, in_features, generator=generator).round(decimals=1)
-    W = torch.randn(out_features, in_features, generator=generator).round(decimals=1)
-    b = torch.randn(out_features, generator=generator).round(decimals=1)
-    layer = nn.Linear(in_features, out_features)
-    with torch.no_grad():
-        layer.weight.copy_(W)
-        layer.bias.copy_(b)
-        via_module = float(layer(X)[r, c])
-    explicit = sum(float(X[r, k]) * float(W[c, k]) for k in range(in_features)) + float(b[c])
-    return OutputElement(
-        X, W, b, r, c, float(F.linear(X, W, b)[r, c]), via_module, explicit, (r, c) != (row, col)
-    )
+    shapes = ((batch, in_features), (out_features, in_features), (out_features,))
+    X, W, b = (torch.randn(shape, generator=generator).round(decimals=1) for shape in shapes)
+    layer = nn.Linear(in_features, out_features).requires_grad_(False)
+    layer.weight.copy_(W)
+    layer.bias.copy_(b)
+    explicit = sum(float(X[r, j]) * float(W[c, j]) for j in range(in_features)) + float(b[c])
+    functional, module = float(F.linear(X, W, b)[r, c]), float(layer(X)[r, c])
+    return OutputElement(X, W, b, r, c, functional, module, explicit, (r, c) != (row, col))
 
 
 def _block(ax: Axes, values: torch.Tensor, left: float, title: str) -> AxesImage:
     """One matrix as coloured cells (red positive, blue negative), its top-left at ``left``."""
     rows, cols = values.shape
     bound = float(values.abs().max()) or 1.0
+    norm = mcolors.TwoSlopeNorm(vmin=-bound, vcenter=0.0, vmax=bound)
+    extent = (left, left + cols, rows, 0)
     image = ax.imshow(
-        values.numpy(),
-        cmap=DIVERGING_CMAP,
-        norm=mcolors.TwoSlopeNorm(vmin=-bound, vcenter=0.0, vmax=bound),
-        extent=(left, left + cols, rows, 0),
-        origin="upper",
-        interpolation="nearest",
+        values.numpy(), cmap=DIVERGING_CMAP, norm=norm, extent=extent, interpolation="nearest"
     )
     ax.add_patch(Rectangle((left, 0), cols, rows, fill=False, edgecolor="0.3", linewidth=0.8))
     ax.text(left + cols / 2, -0.35, title, ha="center", va="bottom", fontsize=9)
@@ -275,40 +182,30 @@ def _block(ax: Axes, values: torch.Tensor, left: float, title: str) -> AxesImage
 
 
 def matmul_blocks(
-    ax: Axes,
-    X: torch.Tensor,
-    W: torch.Tensor,
-    b: torch.Tensor | None = None,
-    *,
-    row: int | None = None,
-    col: int | None = None,
+    ax: Axes, X: torch.Tensor, W: torch.Tensor, b: torch.Tensor, row: int, col: int
 ) -> dict[str, object]:
-    """Draw ``X · Wᵀ + b = Y`` as blocks (``W`` as in ``nn.Linear``, ``b`` may be ``None``).
-
-    With ``row`` and ``col``, outline the row of ``X``, column of ``Wᵀ`` and bias entry that make
-    ``Y[row, col]``. Returns the images and the outlines by name (``"X"``, ``"WT"``, ``"cell"``…).
-    """
+    """Draw ``X · Wᵀ + b = Y`` as blocks (``W`` as in ``nn.Linear``) and outline the row of
+    ``X``, the column of ``Wᵀ`` and the bias entry that make ``Y[row, col]``. Returns the images
+    and the outlines by name (``"X"``, ``"WT"``, ``"b"``, ``"Y"``, ``"row"``, …, ``"cell"``)."""
     (batch, n_in), n_out = X.shape, W.shape[0]
-    artists: dict[str, object] = {"X": _block(ax, X, 0.0, f"X ({batch}×{n_in})")}
-    x_wt = n_in + GAP
-    ax.text(x_wt - GAP / 2, batch / 2, "·", ha="center", va="center", fontsize=16)
-    artists["WT"] = _block(ax, W.T, x_wt, f"Wᵀ ({n_in}×{n_out})")
-    right = x_wt + n_out + GAP
-    if b is not None:
-        ax.text(right - GAP / 2, batch / 2, "+", ha="center", va="center", fontsize=14)
-        artists["b"] = _block(ax, b[None, :], right, f"b ({n_out},)")
-        x_b, right = right, right + n_out + GAP
-    ax.text(right - GAP / 2, batch / 2, "=", ha="center", va="center", fontsize=14)
-    Y = X @ W.T + (b if b is not None else 0.0)
-    artists["Y"] = _block(ax, Y, right, f"Y ({batch}×{n_out})")
-    if row is not None and col is not None:
-        artists["row"] = ax.add_patch(Rectangle((0, row), n_in, 1, **HIGHLIGHT))
-        artists["col"] = ax.add_patch(Rectangle((x_wt + col, 0), 1, n_in, **HIGHLIGHT))
-        if b is not None:
-            artists["bias"] = ax.add_patch(Rectangle((x_b + col, 0), 1, 1, **HIGHLIGHT))
-        artists["cell"] = ax.add_patch(Rectangle((right + col, row), 1, 1, **HIGHLIGHT))
-    ax.set_xlim(-0.3, right + n_out + 0.3)
-    ax.set_ylim(max(batch, n_in) + 0.3, -1.4)
+    lefts = {"X": 0.0, "WT": n_in + GAP, "b": n_in + n_out + 2 * GAP}
+    lefts["Y"] = lefts["b"] + n_out + GAP
+    blocks, signs = (
+        {"X": X, "WT": W.T, "b": b[None, :], "Y": X @ W.T + b},
+        dict(WT="·", b="+", Y="="),
+    )
+    artists: dict[str, object] = {}
+    for key, values in blocks.items():
+        rows, cols = values.shape
+        title = f"{key.replace('WT', 'Wᵀ')} ({rows}×{cols})" if key != "b" else f"b ({cols},)"
+        artists[key] = _block(ax, values, lefts[key], title)
+        if key in signs:
+            ax.text(lefts[key] - GAP / 2, batch / 2, signs[key], ha="center", va="center", size=14)
+    outlines = {"row": (0, row, n_in, 1), "col": (lefts["WT"] + col, 0, 1, n_in)}
+    outlines |= {"bias": (lefts["b"] + col, 0, 1, 1), "cell": (lefts["Y"] + col, row, 1, 1)}
+    for key, (x, y, width, height) in outlines.items():
+        artists[key] = ax.add_patch(Rectangle((x, y), width, height, **HIGHLIGHT))
+    ax.set(xlim=(-0.3, lefts["Y"] + n_out + 0.3), ylim=(max(batch, n_in) + 0.3, -1.4))
     ax.set_aspect("equal")
     ax.set_axis_off()
     return artists
@@ -318,37 +215,22 @@ def draw_matrix_product(
     fig: Figure, batch: int, in_features: int, out_features: int, row: int, col: int
 ) -> str:
     """Draw the blocks with ``Y[row, col]`` traced back; return the three computations."""
-    element = output_element(batch, in_features, out_features, row, col)
-    r, c = element.row, element.col
-    ax = fig.add_subplot()
-    matmul_blocks(ax, element.X, element.W, element.b, row=r, col=c)
-    terms = " + ".join(
-        f"({float(element.X[r, k]):.1f})({float(element.W[c, k]):.1f})"
-        for k in range(min(in_features, 3))
-    )
-    more = " + …" if in_features > 3 else ""
-    bias = f"({float(element.b[c]):.1f})"
-    ax.set_title(
-        f"Y[{r}, {c}] = Σₖ X[{r}, k]·W[{c}, k] + b[{c}] = {terms}{more} + {bias}", fontsize=9
-    )
-    clamp_note = (
-        f" (row/col clamped from ({row}, {col}) to fit the {batch}×{out_features} output)"
-        if element.clamped
-        else ""
-    )
-    return (
-        f"Y[{r}, {c}]: F.linear {element.functional:+.4f} · nn.Linear {element.module:+.4f} · "
-        f"explicit sum {element.explicit:+.4f}{clamp_note}"
-    )
+    e = output_element(batch, in_features, out_features, row, col)
+    r, c = e.row, e.col
+    matmul_blocks(ax := fig.add_subplot(), e.X, e.W, e.b, r, c)
+    terms = [f"({float(e.X[r, j]):.1f})({float(e.W[c, j]):.1f})" for j in range(in_features)]
+    shown = " + ".join(terms[:3]) + (" + …" if in_features > 3 else "")
+    title = f"Y[{r}, {c}] = Σⱼ X[{r}, j]·W[{c}, j] + b[{c}] = {shown} + ({float(e.b[c]):.1f})"
+    ax.set_title(title, fontsize=9)
+    note = " (row/col clamped from ({row}, {col}) to fit the {n}×{d} output)" if e.clamped else ""
+    text = "Y[{r}, {c}]: F.linear {f:+.4f} · nn.Linear {m:+.4f} · explicit sum {e:+.4f}" + note
+    numbers = {"f": e.functional, "m": e.module, "e": e.explicit, "n": batch, "d": out_features}
+    return tr(text, r=r, c=c, row=row, col=col, **numbers)
 
 
-def build_demo(
-    batch: int = 4, in_features: int = 5, out_features: int = 3, row: int = 1, col: int = 2
-) -> SliderDemo:
+def build_demo(batch=4, in_features=5, out_features=3, row=1, col=2) -> SliderDemo:
     """Sliders for the sizes and the traced ``Y[row, col]``, driving :func:`draw_matrix_product`.
-
-    A row or column past the current size is clamped (the readout says so). Notebook 08, §8.
-    """
+    A row or column past the current size is clamped (the readout says so). Notebook 08, §3."""
     controls = {
         "batch": int_slider("batch", batch, *SIZE_RANGE),
         "in_features": int_slider("in_features", in_features, *SIZE_RANGE),
@@ -361,99 +243,158 @@ def build_demo(
 
 # ---------------------------------------------------------------------------- §9 self-checks
 
+# The hints that name each typical mistake (the tests match them).
+TRANSPOSED = "weight has shape (d_out, d_in): multiply by weight.T, not weight."
+NO_BIAS = "the bias is missing: add it when it is not None."
+MACS = "that counts multiply-adds; each multiply-add is two floating-point operations."
+LEADING = "every leading dimension multiplies the work: (4, 5, 100) is n = 4 · 5 = 20 rows."
+FORWARD_ONLY = "that is the forward pass only; the backward pass needs products too."
+INPUT_GRAD = "x does not require grad, so autograd skips ∂L/∂x in the first layer."
+HIDDEN_GRAD = "the second layer also computes ∂L/∂h for its input h, to pass the gradient down."
+BIAS_FLOPS = "FlopCounterMode counts the matrix products only; leave out the bias additions."
+BATCH_NORM = "one number is the norm of the whole batch's gradient: vmap over the samples."
+NO_BIAS_GRAD = "the bias gradient is missing: the norm covers all parameters, W and b."
+SQUARED = "those are squared norms: take the square root."
+NORMS_ADD = "norms do not add: sqrt(‖∇W‖² + ‖∇b‖²), not ‖∇W‖ + ‖∇b‖."
+F32, F64 = torch.float32, torch.float64
+
+
+def _close(got: object, want: torch.Tensor) -> bool:
+    same_shape = isinstance(got, torch.Tensor) and got.shape == want.shape
+    return same_shape and torch.allclose(got.detach().to(want.dtype), want, rtol=1e-4, atol=1e-5)
+
+
+def _judge(got: object, want: torch.Tensor, wrong: list, what: str, hint: str = "") -> None:
+    """Name the mistake if ``got`` equals a known wrong ``(hint, value)``; else compare."""
+    for mistake, value in wrong:
+        if value is not None and not _close(value, want):
+            expect(not _close(got, value), tr("{what}: {hint}", what=what, hint=tr(mistake)))
+    got = got.detach() if hasattr(got, "detach") else got
+    if want.numel() == 0 and _close(got, want):  # empty, right shape: no values to compare
+        got, want = got.new_zeros(1), want.new_zeros(1)
+    expect_tensor(got, want, what=what, hint=hint)
+    message = tr("{what}: expected {want}, got {got}.", what=what, want=want.dtype, got=got.dtype)
+    expect(got.dtype == want.dtype, message)
+
+
+def _call(answer: Callable, args: tuple, name: str, what: str, hint: str) -> object:
+    """``attempt`` the learner's function; an error it raises becomes a hint naming the case."""
+    try:
+        return attempt(name, answer, *args)
+    except (RuntimeError, TypeError, ValueError, IndexError, AttributeError) as error:
+        kind = type(error).__name__
+        message = "{what} raised {kind}: {error} — {hint}"
+        raise AssertionError(tr(message, what=what, kind=kind, error=error, hint=hint)) from error
+
+
+#: (x shape, d_out, bias?, dtype): 1-D to 4-D, an empty batch, square and not, float64.
+FORWARD_CASES = (((5, 4), 3, True, F32), ((4,), 2, True, F32), ((2, 6, 3), 3, True, F32))
+FORWARD_CASES += (((2, 3, 2, 5), 4, False, F64), ((0, 4), 3, True, F32), ((3, 2), 5, False, F32))
+
 
 def check_linear_forward(linear_forward: Callable[..., torch.Tensor]) -> None:
-    """Check ``linear_forward(x, weight, bias=None)`` equals ``F.linear`` on 2-D and 3-D input.
+    """Check ``linear_forward(x, weight, bias=None)`` equals ``F.linear`` without calling it, on
+    1-D to 4-D inputs, an empty batch, square and non-square weights, ``bias=None``, float64.
 
     >>> def linear_forward(x, weight, bias=None):
     ...     y = x @ weight.T
     ...     return y if bias is None else y + bias
     >>> check_linear_forward(linear_forward)
-    ✓ linear_forward equals F.linear for (N, in), (N, L, in) and bias=None
+    ✓ linear_forward equals F.linear for 1-D to 4-D inputs, an empty batch and bias=None
     """
     generator = torch.Generator().manual_seed(12)
-    weight = torch.randn(3, 4, generator=generator)
-    bias = torch.randn(3, generator=generator)
-    cases = {
-        "x of shape (5, 4)": (torch.randn(5, 4, generator=generator), bias),
-        "x of shape (2, 6, 4) (leading dims)": (torch.randn(2, 6, 4, generator=generator), bias),
-        "bias=None": (torch.randn(5, 4, generator=generator), None),
-    }
-    for what, (x, b) in cases.items():
-        y = attempt("linear_forward", linear_forward, x, weight, b)
-        if y is NOT_ATTEMPTED:
-            return
-        expect_tensor(
-            y,
-            F.linear(x, weight, b),
-            what=f"linear_forward with {what}",
-            hint="x @ weight.T works for any number of leading dims; add bias only if it "
-            "is not None.",
-        )
-    passed("linear_forward equals F.linear for (N, in), (N, L, in) and bias=None")
-
-
-def check_linear_flops(linear_flops: Callable[[int, int, int], int]) -> None:
-    """Check ``linear_flops(batch, in_features, out_features)`` returns ``2 · batch · in · out``.
-
-    Any form of a number passes (``int``, ``float``, a 0-d tensor, a NumPy scalar).
-
-    >>> check_linear_flops(lambda batch, d_in, d_out: 2 * batch * d_in * d_out)
-    ✓ linear_flops counts one multiply and one add per weight per sample: 2 · batch · in · out
-    """
-    for batch, d_in, d_out in ((1, 1, 1), (32, 784, 256), (7, 3, 5)):
-        got = attempt("linear_flops", linear_flops, batch, d_in, d_out)
+    hint = tr("weight is (d_out, d_in): x @ weight.T works for any leading dims; bias may be None.")
+    rule = tr("write the formula yourself, with @ (or torch.matmul) and +.")
+    for x_shape, d_out, has_bias, dtype in FORWARD_CASES:
+        w_shape = (d_out, x_shape[-1])
+        x, weight = (torch.randn(s, generator=generator, dtype=dtype) for s in (x_shape, w_shape))
+        bias = torch.randn(w_shape[0], generator=generator, dtype=dtype) if has_bias else None
+        b_text = "bias" if has_bias else "bias=None"
+        what = tr("linear_forward(x of shape {x}, weight {w}, {b})", x=x_shape, w=w_shape, b=b_text)
+        args = (linear_forward, x, weight, bias)
+        got = _call(partial(without, (F.linear,), hint=rule), args, "linear_forward", what, hint)
         if got is NOT_ATTEMPTED:
             return
-        call, expected = f"linear_flops({batch}, {d_in}, {d_out})", 2 * batch * d_in * d_out
-        got = as_number(got, what=call)
-        expect(
-            got != batch * d_in * d_out or got == expected,
-            f"{call} = {got:.10g}: that counts multiply-adds; a multiply-add is two "
-            "floating-point operations.",
-        )
-        expect(
-            got == expected,
-            f"{call}: expected {expected}, got {got:.10g}. Each of the batch · out outputs is a "
-            "dot product of length in: in multiplies and in adds.",
-        )
-    passed(
-        "linear_flops counts one multiply and one add per weight per sample: 2 · batch · in · out"
-    )
+        square, b = w_shape[0] == w_shape[1], 0 if bias is None else bias
+        wrong = [(TRANSPOSED, x @ weight + b if square else None), (NO_BIAS, x @ weight.T)]
+        _judge(got, F.linear(x, weight, bias), wrong, what, hint)
+    passed(tr("linear_forward equals F.linear for 1-D to 4-D inputs, an empty batch and bias=None"))
 
 
-def check_per_sample_grads(per_sample_grads: Callable[..., torch.Tensor]) -> None:
-    """Check ``per_sample_grads(weight, X, Y)``: one gradient of ``‖W x − y‖²`` per sample.
+#: Exercise 8.2: Linear(100, 50) → ReLU → Linear(50, 10) on x of shape (4, 5, 100), no grad on x.
+MLP_SIZES, MLP_INPUT = (100, 50, 10), (4, 5, 100)
 
-    >>> from torch.func import grad, vmap
-    >>> def per_sample_grads(weight, X, Y):
-    ...     def loss(w, x, y):
-    ...         return ((F.linear(x, w) - y) ** 2).sum()
-    ...     return vmap(grad(loss), in_dims=(None, 0, 0))(weight, X, Y)
-    >>> check_per_sample_grads(per_sample_grads)
-    ✓ per_sample_grads matches a loop of 6 backward passes, one gradient per sample
+
+def check_flops_prediction(answer: object) -> None:
+    """Check exercise 8.2's predicted FLOPs (any number form) against ``FlopCounterMode``.
+
+    >>> check_flops_prediction(460_000)
+    ✓ 460000 = 2 · 200000 (layer 1: forward, ∂L/∂W) + 3 · 20000 (layer 2: also ∂L/∂h)
     """
-    generator = torch.Generator().manual_seed(13)
-    weight = torch.randn(2, 3, generator=generator)
-    X = torch.randn(6, 3, generator=generator)
-    Y = torch.randn(6, 2, generator=generator)
-    got = attempt("per_sample_grads", per_sample_grads, weight, X, Y)
+    got = attempt("answer", answer)
     if got is NOT_ATTEMPTED:
         return
-    expected = []
-    for x, y in zip(X, Y, strict=True):
-        w = weight.clone().requires_grad_()
-        ((F.linear(x, w) - y) ** 2).sum().backward()
-        expected.append(w.grad)
-    expect(
-        not (isinstance(got, torch.Tensor) and tuple(got.shape) == (2, 3)),
-        "got one (2, 3) gradient: that is the whole batch's gradient. vmap over the "
-        "samples (in_dims=(None, 0, 0)) to get shape (6, 2, 3).",
-    )
-    expect_tensor(
-        got.detach() if isinstance(got, torch.Tensor) else got,
-        torch.stack(expected),
-        what="per_sample_grads(weight, X, Y)",
-        hint="For loss ‖W x − y‖² the gradient of sample i is 2 (W xᵢ − yᵢ) xᵢᵀ.",
-    )
-    passed("per_sample_grads matches a loop of 6 backward passes, one gradient per sample")
+    got = as_number(got.detach() if isinstance(got, torch.Tensor) else got, what="answer")
+    (d_in, hidden, d_out), rows = MLP_SIZES, MLP_INPUT[0] * MLP_INPUT[1]
+    first, second = linear_flops(rows, d_in, hidden), linear_flops(rows, hidden, d_out)
+    model = nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, d_out))
+    with FlopCounterMode(display=False) as counter:  # PyTorch's own count is the answer
+        model(torch.zeros(MLP_INPUT)).sum().backward()
+    want = counter.get_total_flops()
+    wrong = [
+        (MACS, want / 2),
+        (LEADING, want / 5),
+        (LEADING, want / 4),
+        (FORWARD_ONLY, first + second),
+        (INPUT_GRAD, 3 * (first + second)),
+        (HIDDEN_GRAD, 2 * (first + second)),
+        (BIAS_FLOPS, want + rows * (hidden + d_out)),
+    ]
+    for mistake, value in wrong:
+        expect(got != value, tr("answer = {a:.10g}: {hint}", a=got, hint=tr(mistake)))
+    hint = tr("count the forward products, then those the backward pass needs, layer by layer.")
+    expect(got == want, tr("answer = {a:.10g} is off: {hint}", a=got, hint=hint))
+    text = "{a} = 2 · {f} (layer 1: forward, ∂L/∂W) + 3 · {s} (layer 2: also ∂L/∂h)"
+    passed(tr(text, a=want, f=first, s=second))
+
+
+def check_per_sample_grad_norms(per_sample_grad_norms: Callable[..., torch.Tensor]) -> None:
+    """Check ``per_sample_grad_norms(weight, bias, X, labels)``: per sample ``k``, the norm of the
+    gradient of ``cross_entropy(F.linear(x_k, W, b), label_k)`` wrt ``W`` and ``b`` together,
+    against one backward pass per sample, for three layer and batch sizes (one in float64).
+
+    >>> from torch.func import grad, vmap
+    >>> def per_sample_grad_norms(weight, bias, X, labels):
+    ...     def loss(w, b, x, label):
+    ...         return F.cross_entropy(F.linear(x, w, b), label)
+    ...     per_sample = vmap(grad(loss, argnums=(0, 1)), in_dims=(None, None, 0, 0))
+    ...     g_w, g_b = per_sample(weight, bias, X, labels)
+    ...     return (g_w.square().sum(dim=(1, 2)) + g_b.square().sum(dim=1)).sqrt()
+    >>> check_per_sample_grad_norms(per_sample_grad_norms)
+    ✓ per_sample_grad_norms matches one backward pass per sample, for W and b together
+    """
+    generator = torch.Generator().manual_seed(13)
+    hint = tr("vmap(grad(loss, argnums=(0, 1)), in_dims=(None, None, 0, 0)) maps over samples.")
+    for (n, d_out, d_in), dtype in (((6, 3, 4), F32), ((1, 5, 2), F64), ((4, 2, 7), F32)):
+        shapes = ((d_out, d_in), (d_out,), (n, d_in))
+        weight, bias, X = (torch.randn(s, generator=generator, dtype=dtype) for s in shapes)
+        labels = torch.randint(d_out, (n,), generator=generator)
+        what = tr("per_sample_grad_norms(weight {w}, X {x})", w=(d_out, d_in), x=(n, d_in))
+        args = (weight, bias, X, labels)
+        got = _call(per_sample_grad_norms, args, "per_sample_grad_norms", what, hint)
+        if got is NOT_ATTEMPTED:
+            return
+        expect(not (isinstance(got, torch.Tensor) and got.ndim == 0 and n > 1), tr(BATCH_NORM))
+        squares = []  # ‖∇_W ℓ_k‖² and ‖∇_b ℓ_k‖², one backward pass per sample
+        for x, label in zip(X, labels, strict=True):
+            w, b = weight.clone().requires_grad_(), bias.clone().requires_grad_()
+            grads = torch.autograd.grad(F.cross_entropy(F.linear(x, w, b), label), (w, b))
+            squares.append([g.square().sum() for g in grads])
+        square_w, square_b = torch.tensor(squares, dtype=dtype).T
+        wrong = [
+            (NO_BIAS_GRAD, square_w.sqrt()),
+            (SQUARED, square_w + square_b),
+            (NORMS_ADD, square_w.sqrt() + square_b.sqrt()),
+        ]
+        _judge(got, (square_w + square_b).sqrt(), wrong, what, hint)
+    passed(tr("per_sample_grad_norms matches one backward pass per sample, for W and b together"))
