@@ -15,7 +15,10 @@ CHROMIUM := /usr/bin/chromium
 # Re-install only when a pin or the package metadata changes.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	@# requirements.txt names PyTorch's CPU wheel index, which pip asks about every package. Where
+	@# it cannot be reached, pip's 5 default retries cost ~8 s a package (14 min for the series) and
+	@# print a wall of warnings; with --retries 0 pip falls back to PyPI and local wheels at once.
+	$(PY) -m pip install --quiet --retries 0 -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@# CPU only: fail loudly if a CUDA wheel sneaked in.
 	@! $(PY) -m pip list 2>/dev/null | grep -iE '^(nvidia|cuda|triton)' || (echo "CUDA packages installed; check the pins" && exit 1)
