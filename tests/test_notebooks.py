@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from utils.checks import NOT_ATTEMPTED_MARK, PASS_MARK
 from scripts.series import cell_output_text, cell_text, execute_notebook
+from utils.checks import NOT_ATTEMPTED_MARK, PASS_MARK
 
 
 def tags(cell: dict) -> list[str]:
