@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine:
-#   make lab    create/refresh .venv, then start JupyterLab on notebooks/ (127.0.0.1, token auth)
+#   make lab    create/refresh .venv, then start JupyterLab on the start page (127.0.0.1, token auth)
 #   make test   create/refresh .venv (and Debian's chromium for the browser tests, if missing),
 #               then run everything: lint, unit, notebooks, hygiene, browser, Binder, HTML
 
@@ -36,9 +36,11 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-# Jupyter refuses to run as root without --allow-root (containers, CI machines); auth stays on.
+# Opens the learners' start page. Jupyter refuses to run as root without --allow-root
+# (containers, CI machines); auth stays on.
 lab: install
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --no-browser --ServerApp.root_dir=notebooks \
+		--LabApp.default_url=/lab/tree/00_start_here.ipynb \
 		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 lint: install
