@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine:
 #   make lab    create/refresh .venv, then start JupyterLab on the start page (127.0.0.1, token auth)
-#   make test   create/refresh .venv (and Debian's chromium for the browser tests, if missing),
-#               then run everything: lint, unit, notebooks, hygiene, browser, Binder, HTML
+#   make test   create/refresh .venv (and Debian's chromium and npm for the browser tests and
+#               the static site, if missing), then run everything: lint, unit, notebooks,
+#               hygiene, browser, Binder, static site (offline, in Chromium)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,6 +10,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # The browser tests drive Debian's Chromium through Playwright (never Playwright's own download).
 CHROMIUM := /usr/bin/chromium
+# The static site (make html, and its tests) bundles MathJax and the widget renderer with npm
+# from the npm registry at build time; any npm on the PATH will do, else Debian's.
+NPM := $(shell command -v npm 2>/dev/null || echo /usr/bin/npm)
 
 .PHONY: install browser lab test lint format nav html bench clean
 
@@ -36,6 +40,13 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+$(NPM):
+	@echo "Installing Debian's npm for the static site (apt-get)..."
+	@SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	$$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm > /dev/null
+	@test -x $(NPM)
+
 # Opens the learners' start page. Jupyter refuses to run as root without --allow-root
 # (containers, CI machines); auth stays on.
 lab: install
@@ -47,7 +58,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) $(NPM)
 	$(PY) -m pytest
 
 format: install
@@ -57,7 +68,7 @@ format: install
 nav: install
 	$(PY) -m scripts.nav
 
-html: install
+html: install $(NPM)
 	$(PY) -m scripts.render_html
 
 bench: install
