@@ -1,9 +1,11 @@
-"""Benchmark the series: install size, kernel floor, notebook run times, demo redraw latency.
+"""Benchmark the series: install size, kernel floor, notebook run times, demo redraw latency,
+and memory per learner (each notebook's kernel peak, JupyterLab's own footprint).
 
 Prints Markdown tables (paste them into the README). Measures, never asserts: tests check
 behaviour, this script reports speed.
 
 Usage: python -m benchmarks.run [--repeats N] [--moves N] [--skip-notebooks] [--skip-demos]
+                                [--skip-memory]
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ def main() -> int:
     parser.add_argument("--moves", type=int, default=12, help="slider moves per control")
     parser.add_argument("--skip-notebooks", action="store_true")
     parser.add_argument("--skip-demos", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true", help="no kernel peaks (Linux)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
 
@@ -169,6 +172,11 @@ def main() -> int:
         print("| demo | moves | median ms | p95 ms |\n|---|---:|---:|---:|")
         for name, row in figures["demos_ms"].items():
             print(f"| {name} | {row['moves']} | {row['median']:.0f} | {row['p95']:.0f} |")
+
+    if not args.skip_memory and Path("/proc/self/status").exists():
+        from benchmarks.memory import print_memory
+
+        figures["memory"] = print_memory()
 
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

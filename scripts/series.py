@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 NAV_MARKER = "<!-- nav -->"
 NOTEBOOK_NAME = re.compile(r"^(?P<number>\d{2})_[a-z0-9_]+\.ipynb$")
+#: The learners' start page: the series map, and where every "Series index" link leads. It is
+#: not a lesson (no exercises, nothing to run), so :func:`series` leaves it out.
+START_PAGE = "00_start_here.ipynb"
 
 
 @dataclass(frozen=True)
@@ -48,31 +51,53 @@ def notebook_title(path: Path) -> str:
 
 
 def series(folder: Path) -> list[Notebook]:
-    """All ``NN_name.ipynb`` notebooks in ``folder``, in reading order."""
+    """The lessons: all ``NN_name.ipynb`` notebooks in ``folder`` but the start page, in order."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no notebooks folder at {folder}")
     found = []
     for path in sorted(folder.glob("*.ipynb")):
         match = NOTEBOOK_NAME.match(path.name)
-        if match:
+        if match and path.name != START_PAGE:
             found.append(Notebook(path, int(match["number"]), notebook_title(path)))
     return found
 
 
 def nav_markdown(notebooks: list[Notebook], index: int) -> str:
-    """The navigation bar for ``notebooks[index]``: previous | index | next.
+    """The navigation bar for ``notebooks[index]``: ← previous | series index | next →.
+
+    ``index`` -1 is the start page, whose bar leads to the first lesson.
 
     >>> books = [Notebook(Path("01_a.ipynb"), 1, "01 · A"),
     ...          Notebook(Path("02_b.ipynb"), 2, "02 · B")]
     >>> print(nav_markdown(books, 0))
     <!-- nav -->
-    ← [Series index](../README.md#the-notebooks) | **01 · A** | [02 · B](02_b.ipynb) →
+    [Series index](00_start_here.ipynb) | [02 · B](02_b.ipynb) →
+    >>> print(nav_markdown(books, 1))
+    <!-- nav -->
+    ← [01 · A](01_a.ipynb) | [Series index](00_start_here.ipynb)
+    >>> print(nav_markdown(books, -1))
+    <!-- nav -->
+    **Series index** | start with [01 · A](01_a.ipynb) →
     """
-    home = "[Series index](../README.md#the-notebooks)"
-    previous = notebooks[index - 1].link if index > 0 else home
-    following = notebooks[index + 1].link if index + 1 < len(notebooks) else home
-    return f"{NAV_MARKER}\n← {previous} | **{notebooks[index].title}** | {following} →"
+    if index == -1:
+        return f"{NAV_MARKER}\n**Series index** | start with {notebooks[0].link} →"
+    parts = [f"[Series index]({START_PAGE})"]
+    if index > 0:
+        parts.insert(0, f"← {notebooks[index - 1].link}")
+    if index + 1 < len(notebooks):
+        parts.append(f"{notebooks[index + 1].link} →")
+    return f"{NAV_MARKER}\n" + " | ".join(parts)
+
+
+def _pages_and_nav(folder: Path) -> list[tuple[Path, str]]:
+    """Every page that carries navigation, the start page first, with the bar it should have."""
+    notebooks = series(folder)
+    pages = [(book.path, nav_markdown(notebooks, i)) for i, book in enumerate(notebooks)]
+    start = Path(folder) / START_PAGE
+    if start.exists() and notebooks:
+        pages.insert(0, (start, nav_markdown(notebooks, -1)))
+    return pages
 
 
 def _nav_cell(text: str, cell_id: str) -> dict:
@@ -126,25 +151,23 @@ def dump_notebook(notebook: dict) -> str:
 
 def stale_nav(folder: Path) -> list[Path]:
     """Notebooks whose committed navigation differs from what :func:`with_nav` would write."""
-    notebooks = series(folder)
     stale = []
-    for i, book in enumerate(notebooks):
-        text = book.path.read_text(encoding="utf-8")
-        if dump_notebook(with_nav(json.loads(text), nav_markdown(notebooks, i))) != text:
-            stale.append(book.path)
+    for path, nav in _pages_and_nav(folder):
+        text = path.read_text(encoding="utf-8")
+        if dump_notebook(with_nav(json.loads(text), nav)) != text:
+            stale.append(path)
     return stale
 
 
 def write_nav(folder: Path) -> list[Path]:
     """Rewrite the navigation cells of every notebook in ``folder``; return those changed."""
-    notebooks = series(folder)
     changed = []
-    for i, book in enumerate(notebooks):
-        text = book.path.read_text(encoding="utf-8")
-        new = dump_notebook(with_nav(json.loads(text), nav_markdown(notebooks, i)))
+    for path, nav in _pages_and_nav(folder):
+        text = path.read_text(encoding="utf-8")
+        new = dump_notebook(with_nav(json.loads(text), nav))
         if new != text:
-            book.path.write_text(new, encoding="utf-8")
-            changed.append(book.path)
+            path.write_text(new, encoding="utf-8")
+            changed.append(path)
     return changed
 
 

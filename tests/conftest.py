@@ -1,4 +1,4 @@
-"""Shared test set-up: a headless matplotlib backend and a notebook timing report."""
+"""Shared test set-up: a headless matplotlib backend, a notebook timing report, the static site."""
 
 from __future__ import annotations
 
@@ -36,6 +36,27 @@ def _close_pyplot_figures():
 
     yield
     plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """The static site, built once per test session as ``make html`` builds it (a process of
+    its own, the notebooks drawn inline), into a temporary folder."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("site") / "html"
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.render_html", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, f"make html failed:\n{result.stdout}\n{result.stderr}"
+    return out
 
 
 @pytest.fixture

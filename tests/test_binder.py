@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from escapism import unescape
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
@@ -23,14 +25,36 @@ GPU_PACKAGES = re.compile(r"nvidia|cuda|cudnn|cublas|nccl|triton|rocm|\+cu\d+", 
 NOT_CONTENT = {".venv", ".git", "build", "artifacts", ".pytest_cache", ".ruff_cache", ".hypothesis"}
 
 
-def pins(path: Path) -> dict[str, str]:
-    """``name==version`` lines of a requirements file, keyed by lower-case name."""
-    found = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "==" in line and not line.startswith("-"):
-            name, version = line.split("==", 1)
-            found[name.strip().lower()] = version.strip()
+#: Marker environments of the learners' platforms (Python 3.11, the version CI runs).
+PLATFORMS = {
+    "linux": {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"},
+    "macos": {"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix"},
+    "windows": {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt"},
+}
+
+
+def requirements(path: Path) -> list[Requirement]:
+    """The requirement lines of a requirements file (options and comments left out)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [Requirement(line) for line in lines if line and not line.startswith("-")]
+
+
+def pins(path: Path, platform: str = "linux") -> dict[str, str]:
+    """The exact pins pip installs from ``path`` on ``platform``, keyed by lower-case name.
+
+    Requirements whose environment marker is false there are left out; a package pinned twice
+    for the same platform is an error.
+    """
+    environment = {**default_environment(), "python_version": "3.11", **PLATFORMS[platform]}
+    found: dict[str, str] = {}
+    for requirement in requirements(path):
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            continue
+        name = requirement.name.lower()
+        (specifier,) = requirement.specifier  # one exact pin per line
+        assert specifier.operator == "==", f"{path.name}: {requirement} is not an exact pin"
+        assert name not in found, f"{path.name}: {name} pinned twice on {platform}"
+        found[name] = specifier.version
     return found
 
 
@@ -59,12 +83,29 @@ def test_runtime_is_python_311():
     assert (BINDER / "runtime.txt").read_text().strip() == "python-3.11"
 
 
-def test_binder_installs_the_same_pins_with_cpu_torch():
+@pytest.mark.parametrize(
+    ("platform", "torch"),
+    [("linux", "2.13.0+cpu"), ("macos", "2.13.0"), ("windows", "2.13.0")],
+)
+def test_requirements_pick_cpu_torch_on_every_platform(platform, torch):
+    """Linux gets the CPU build from PyTorch's CPU index (PyPI's Linux wheel pulls CUDA);
+    macOS and Windows get PyPI's wheel, which is CPU-only, at the same version."""
+    installed = pins(ROOT / "requirements.txt", platform)
+    assert installed["torch"] == torch
+    assert GPU_PACKAGES.search(installed["torch"]) is None
+    assert installed.keys() == pins(ROOT / "requirements.txt", "linux").keys()
+    # The CPU index has to be in the file itself, so that a plain `pip install -r` gets it too.
+    assert f"--extra-index-url {CPU_INDEX}" in options(ROOT / "requirements.txt")
+
+
+def test_torch_versions_agree_across_platforms():
+    versions = {pins(ROOT / "requirements.txt", p)["torch"].split("+")[0] for p in PLATFORMS}
+    assert len(versions) == 1, f"torch pinned at different versions per platform: {versions}"
+
+
+def test_binder_installs_the_same_pins_as_linux():
     main, binder = pins(ROOT / "requirements.txt"), pins(BINDER / "requirements.txt")
-    assert binder.keys() == main.keys(), "binder/requirements.txt must pin the same packages"
-    for name, version in main.items():
-        expected = f"{version}+cpu" if name == "torch" else version
-        assert binder[name] == expected, f"binder pins {name}=={binder[name]}, want {expected}"
+    assert binder == main, "binder/requirements.txt must pin what requirements.txt pins on Linux"
     assert f"--extra-index-url {CPU_INDEX}" in options(BINDER / "requirements.txt")
     assert "-e ." in options(BINDER / "requirements.txt"), "the repo must be installed too"
 

@@ -27,6 +27,8 @@ from lab_server import JupyterLabServer
 from playwright.sync_api import Browser, ElementHandle, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from scripts.series import START_PAGE, series
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -443,3 +445,29 @@ def _check_notebook(notebook_path: Path, lab: JupyterLabServer, page: Page) -> N
     zoom = _picture_zoom(page)
     sliders, latencies = _exercise_sliders(page, name)
     SLIDER_LATENCIES.append((name, sliders, latencies, zoom))
+
+
+CURRENT_TAB = "#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel"
+
+
+def test_start_page_links_work_in_jupyterlab(lab: JupyterLabServer, page: Page):
+    """``make lab`` opens the start page; its map opens a lesson, whose "Series index" link
+    leads back (JupyterLab opens relative .ipynb links in its own tabs)."""
+    page.goto(lab.lab_url(START_PAGE))
+    rendered = f"{ACTIVE_PANEL} .jp-RenderedMarkdown"
+    page.wait_for_selector(rendered, timeout=60_000)
+    assert page.inner_text(CURRENT_TAB) == START_PAGE
+    first = series(ROOT / "notebooks")[0]
+    page.locator(f"{rendered} a", has_text=first.title.split(" · ", 1)[1]).first.click()
+    page.wait_for_function(
+        "([selector, name]) => document.querySelector(selector)?.textContent === name",
+        arg=[CURRENT_TAB, first.path.name],
+        timeout=30_000,
+    )
+    page.wait_for_selector(rendered, timeout=30_000)
+    page.locator(f"{rendered} a", has_text="Series index").first.click()
+    page.wait_for_function(
+        "([selector, name]) => document.querySelector(selector)?.textContent === name",
+        arg=[CURRENT_TAB, START_PAGE],
+        timeout=30_000,
+    )

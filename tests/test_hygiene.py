@@ -1,4 +1,4 @@
-"""Every notebook follows the series conventions (see notebooks/README.md)."""
+"""Every notebook follows the series conventions (see CONTRIBUTING.md); the start page is a map."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from scripts.series import NAV_MARKER, cell_text, stale_nav
+from scripts.series import NAV_MARKER, START_PAGE, cell_text, series, stale_nav
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOT_NOTEBOOKS = ROOT / "notebooks"
@@ -117,3 +117,59 @@ def test_no_forbidden_code(notebook_path, pattern):
         assert not re.search(pattern, source, re.M), (
             f"code cell {index}: {FORBIDDEN_IN_CODE[pattern]}"
         )
+
+
+# The start page (notebooks/00_start_here.ipynb) is not a lesson: no "You will learn", no
+# exercises, nothing to run. It is the map every "Series index" link leads to.
+START = ROOT_NOTEBOOKS / START_PAGE
+
+
+def test_start_page_is_a_clean_markdown_notebook():
+    nbformat.validate(nbformat.read(START, as_version=4))
+    cells = load(START)["cells"]
+    assert all(c["cell_type"] == "markdown" for c in cells), "the start page runs nothing"
+    assert re.match(r"# Start here\b", cell_text(cells[0])), "first cell: '# Start here: …'"
+    assert cell_text(cells[1]).startswith(NAV_MARKER), "second cell must be the nav cell"
+    assert cell_text(cells[-1]).startswith(NAV_MARKER), "last cell must be the nav cell"
+
+
+def test_start_page_maps_every_lesson_in_order():
+    text = markdown_text(load(START))
+    rows = re.findall(r"^\| (\d{2}) \| \[([^\]]+)\]\(([^)]+)\) \|(.+)\|$", text, re.M)
+    lessons = series(ROOT_NOTEBOOKS)
+    assert [(number, href) for number, _title, href, _rest in rows] == [
+        (f"{book.number:02d}", book.path.name) for book in lessons
+    ], "the series map must link every lesson, in reading order"
+    for (number, title, _href, rest), book in zip(rows, lessons, strict=True):
+        assert book.title == f"{number} · {title}", f"map row {number}: title {title!r}"
+        what, time, before = (cell.strip() for cell in rest.split(" | "))
+        assert what and before, f"map row {number}: say what it teaches and what it needs"
+        assert re.fullmatch(r"\d+ min", time), f"map row {number}: time as 'NN min'"
+
+
+def test_start_page_says_how_to_work_reset_and_free_memory():
+    text = " ".join(markdown_text(load(START)).split())  # as rendered: line breaks are spaces
+    for needed in (
+        "not attempted yet",  # what a self-check says about an untouched exercise
+        "**Solution** (click to expand)",
+        "Restart Kernel and Clear Outputs of All Cells",
+        "Revert Notebook to Checkpoint",
+        "Close and Shut Down Notebook",
+        "Binder",
+    ):
+        assert needed in text, f"the start page should mention {needed!r}"
+
+
+def test_every_nav_bar_leads_to_the_start_page(notebook_path):
+    cells = load(notebook_path)["cells"]
+    for cell in (cells[1], cells[-1]):
+        assert f"[Series index]({START_PAGE})" in cell_text(cell)
+
+
+def test_make_lab_opens_the_start_page():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    assert "--ServerApp.root_dir=notebooks" in recipe
+    assert f"--LabApp.default_url=/lab/tree/{START_PAGE}" in recipe
+    assert "--ServerApp.ip=127.0.0.1" in recipe, "JupyterLab listens on this machine only"
+    assert "token" not in recipe.lower(), "token authentication stays on"

@@ -1,23 +1,21 @@
 """``make html`` works: every notebook becomes a page with its plots and its widgets' pictures.
 
-The render runs once per test session, as ``make html`` runs it (a separate process), into a
-temporary folder; the checks then read the pages and the notebooks executed for them.
+The site is built once per test session (the ``built_site`` fixture in conftest.py, a process
+of its own, as ``make html`` runs it); the checks here read its files. ``test_site_offline.py``
+opens the same pages in Chromium with the network blocked.
 """
 
 from __future__ import annotations
 
 import base64
-import html
+import filecmp
 import json
-import os
 import re
-import subprocess
-import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
-from scripts.series import series
+from scripts.render_html import BINDER, page_name
+from scripts.series import START_PAGE, series
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_STATE = re.compile(
@@ -29,32 +27,93 @@ WIDGET_VIEW = re.compile(
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("html")
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    result = subprocess.run(
-        [sys.executable, "-m", "scripts.render_html", "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, f"render failed:\n{result.stdout}\n{result.stderr}"
-    return out
+class _Links(HTMLParser):
+    """Every ``<a>`` of a page: its attributes, its text, and whether it is in the sidebar."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[dict] = []
+        self._in_sidebar = False
+        self._open: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "nav" and "series-sidebar" in (attrs.get("class") or ""):
+            self._in_sidebar = True
+        if tag == "a":
+            self._open = {**attrs, "text": "", "sidebar": self._in_sidebar}
+            self.links.append(self._open)
+
+    def handle_endtag(self, tag):
+        if tag == "nav":
+            self._in_sidebar = False
+        if tag == "a":
+            self._open = None
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._open["text"] += data
 
 
-def test_one_page_per_notebook_and_an_index(rendered: Path):
+def links(page: Path) -> list[dict]:
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.links
+
+
+def test_one_page_per_notebook_and_an_index(built_site: Path):
     books = series(ROOT / "notebooks")
-    expected = {book.path.with_suffix(".html").name for book in books} | {"index.html"}
-    assert {p.name for p in rendered.iterdir()} == expected
+    pages = {page_name(book.path.name) for book in books} | {"index.html"}
+    assert {p.name for p in built_site.iterdir()} == pages | {"_static", "notebooks"}
+    assert {p.name for p in (built_site / "notebooks").iterdir()} == {
+        START_PAGE,
+        *(book.path.name for book in books),
+    }, "every page offers its notebook for download"
 
-    index = (rendered / "index.html").read_text(encoding="utf-8")
-    links = re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', index)
-    assert links == [
-        (book.path.with_suffix(".html").name, html.escape(book.title)) for book in books
-    ], "index.html must list every notebook, in reading order, by its title"
+
+def test_every_page_has_the_reading_order(built_site: Path):
+    books = series(ROOT / "notebooks")
+    expected = [("index.html", "Start here: the series map")] + [
+        (page_name(book.path.name), book.title) for book in books
+    ]
+    for page in built_site.glob("*.html"):
+        sidebar = [a for a in links(page) if a["sidebar"]][1:]  # after the site's title
+        assert [(a["href"], a["text"]) for a in sidebar] == expected, (
+            f"{page.name}: the sidebar must list the series in reading order"
+        )
+        current = [a["href"] for a in sidebar if a.get("aria-current") == "page"]
+        assert current == [page.name], f"{page.name}: the sidebar marks {current}"
+
+
+def test_index_is_the_start_page(built_site: Path):
+    index = built_site / "index.html"
+    assert "The series map" in index.read_text(encoding="utf-8")
+    in_page = {a["href"] for a in links(index) if not a["sidebar"]}
+    for book in series(ROOT / "notebooks"):
+        assert page_name(book.path.name) in in_page, f"the series map misses {book.title}"
+
+
+def test_pages_load_nothing_from_the_network(built_site: Path):
+    for page in built_site.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        sources = re.findall(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="([^"]*)"', text)
+        remote = [s for s in sources if re.match(r"(https?:)?//", s)]
+        assert not remote, f"{page.name} loads from the network: {remote}"
+        for local in sources:
+            if not local.startswith("data:"):
+                assert (built_site / local).is_file(), f"{page.name}: {local} is not in the site"
+
+
+def test_page_links_to_its_notebook_and_binder(built_site: Path, notebook_path: Path):
+    name = notebook_path.name
+    found = {a["href"]: a for a in links(built_site / page_name(name))}
+    assert "download" in found[f"notebooks/{name}"], f"{name}: no download link"
+    assert filecmp.cmp(built_site / "notebooks" / name, notebook_path, shallow=False)
+    assert f"{BINDER}?urlpath=lab/tree/notebooks/{name}" in found, f"{name}: no Binder link"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"({BINDER}?urlpath=lab/tree/notebooks/{START_PAGE})" in readme, (
+        "the README's Binder badge and the site's Binder links must name the same repository"
+    )
 
 
 def _widget_state(page: str) -> dict:
@@ -63,8 +122,8 @@ def _widget_state(page: str) -> dict:
     return json.loads(found[0])["state"]  # JSON with "/" escaped, no HTML escaping
 
 
-def test_page(notebook_path: Path, rendered: Path):
-    page = (rendered / notebook_path.with_suffix(".html").name).read_text(encoding="utf-8")
+def test_page(notebook_path: Path, built_site: Path):
+    page = (built_site / page_name(notebook_path.name)).read_text(encoding="utf-8")
     name = notebook_path.name
 
     # The page is the executed notebook: no errors, nothing on stderr, at least one picture.
@@ -74,14 +133,27 @@ def test_page(notebook_path: Path, rendered: Path):
     )
     assert re.search(r'src="data:image/png;base64,', page), f"{name}: no embedded image"
 
-    # Links between notebooks lead to the other pages, never to .ipynb files or README.md.
-    assert not re.search(r'href="[^"]*\.ipynb', page), f"{name}: a link still points at .ipynb"
-    assert 'href="../README.md' not in page, f"{name}: the series-index link was not rewritten"
+    # Links between notebooks lead to the other pages; only the download link names a .ipynb.
+    anchors = links(built_site / page_name(name))
+    to_notebooks = [
+        a["href"] for a in anchors if ".ipynb" in a["href"] and not a["href"].startswith(BINDER)
+    ]
+    assert to_notebooks == [f"notebooks/{name}"], f"{name}: links to notebooks: {to_notebooks}"
+    assert not [a for a in anchors if "README" in a["href"]], f"{name}: a link leaves the site"
+    index_links = [a for a in anchors if a["text"] == "Series index"]
+    assert len(index_links) == 2, f"{name}: the nav bars (top and bottom) lead to the index"
+    assert all(a["href"] == "index.html" for a in index_links)
+
+    # Solutions are folded, as in JupyterLab.
+    source = json.loads(notebook_path.read_text(encoding="utf-8"))
+    folded = sum(
+        bool(c["metadata"].get("jupyter", {}).get("source_hidden")) for c in source["cells"]
+    )
+    assert page.count('<details class="folded-input">') == folded, f"{name}: unfolded solutions"
 
     # Every widget shown on the page has its state stored; every image widget holds a PNG.
     views = [json.loads(v) for v in WIDGET_VIEW.findall(page)]
-    source = notebook_path.read_text(encoding="utf-8")
-    if "build_demo(" in source:
+    if "build_demo(" in notebook_path.read_text(encoding="utf-8"):
         assert views, f"{name}: builds a demo but the page shows no widget"
     if not views:
         return
