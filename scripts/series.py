@@ -267,3 +267,29 @@ def definitions_from_notebook(path: Path, *names: str) -> dict[str, object]:
     module = ast.Module(body=[*imports, *ordered], type_ignores=[])
     exec(compile(module, str(path), "exec"), namespace)
     return {name: namespace[name] for name in names}
+
+
+def run_solution_cells(path: Path) -> str:
+    """Run a notebook's imports, then every solution cell in order; return what they printed.
+
+    Tests use it to prove each folded solution passes its own self-check.
+    """
+    import ast
+    import contextlib
+    import io
+
+    cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+    sources = [cell_text(c) for c in cells if c["cell_type"] == "code"]
+    imports = [
+        ast.unparse(node)
+        for source in sources
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+    solutions = [cell_text(c) for c in cells if "solution" in c["metadata"].get("tags", [])]
+    namespace: dict[str, object] = {}
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        for source in [*imports, *solutions]:
+            exec(compile(source, str(path), "exec"), namespace)
+    return output.getvalue()

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-import contextlib
 import html
-import io
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -19,7 +15,7 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from torch import nn
 
-from scripts.series import definitions_from_notebook
+from scripts.series import definitions_from_notebook, run_solution_cells
 from utils import nb01_affine as nb
 from utils.check import NOT_ATTEMPTED_MARK, PASS_MARK
 
@@ -378,25 +374,6 @@ def test_derived_map_data_is_a_mirror_then_a_shift():
 
 
 # --- the notebook's own solution cells ----------------------------------------------------------
-
-
-def run_solution_cells(path: Path) -> str:
-    """Run the notebook's imports, then every solution cell in order; return what they print."""
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    imports = [
-        ast.unparse(node)
-        for source in sources
-        for node in ast.parse(source).body
-        if isinstance(node, ast.Import | ast.ImportFrom)
-    ]
-    solutions = ["".join(c["source"]) for c in cells if "solution" in c["metadata"].get("tags", [])]
-    namespace: dict[str, object] = {}
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        for source in [*imports, *solutions]:
-            exec(compile(source, str(path), "exec"), namespace)
-    return output.getvalue()
 
 
 def test_the_notebook_solutions_pass_their_checks():

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import ast
-import contextlib
 import html
-import io
 import itertools
-import json
 import re
 from pathlib import Path
 
@@ -19,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import nn
 
-from scripts.series import definitions_from_notebook
+from scripts.series import definitions_from_notebook, run_solution_cells
 from utils import nb02_nn_linear as nb
 from utils.check import NOT_ATTEMPTED_MARK, PASS_MARK
 
@@ -422,25 +418,6 @@ def test_cnn_cases_vary_every_argument():
 
 
 # --- the notebook's own solution cells ----------------------------------------------------------
-
-
-def run_solution_cells(path: Path) -> str:
-    """Run the notebook's imports, then every solution cell in order; return what they print."""
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    imports = [
-        ast.unparse(node)
-        for source in sources
-        for node in ast.parse(source).body
-        if isinstance(node, ast.Import | ast.ImportFrom)
-    ]
-    solutions = ["".join(c["source"]) for c in cells if "solution" in c["metadata"].get("tags", [])]
-    namespace: dict[str, object] = {}
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        for source in [*imports, *solutions]:
-            exec(compile(source, str(path), "exec"), namespace)
-    return output.getvalue()
 
 
 def test_the_notebook_solutions_pass_their_checks():

@@ -116,6 +116,34 @@ def expect_tensor(got: Any, expected: torch.Tensor, *, what: str, hint: str = ""
         )
 
 
+def _close(got: Any, want: torch.Tensor) -> bool:
+    same_shape = isinstance(got, torch.Tensor) and got.shape == want.shape
+    return same_shape and torch.allclose(got.detach().to(want.dtype), want, rtol=1e-4, atol=1e-5)
+
+
+def judge(got: Any, want: torch.Tensor, wrong: list, *, what: str, hint: str = "") -> None:
+    """Name the mistake if ``got`` equals a known wrong answer, else compare values and dtype.
+
+    ``wrong`` lists ``(hint, value)`` pairs: what a typical mistake returns for this case, and
+    the hint that names it (``None`` values, or ones equal to ``want`` here, are skipped).
+
+    >>> want = torch.tensor([1.0, 2.0])
+    >>> judge(want.clone(), want, [("you forgot the bias", torch.tensor([0.0, 1.0]))], what="y")
+    >>> judge(torch.tensor([0.0, 1.0]), want, [("you forgot the bias", torch.tensor([0.0, 1.0]))],
+    ...       what="y")
+    Traceback (most recent call last):
+    ...
+    AssertionError: y: you forgot the bias
+    """
+    for mistake, value in wrong:
+        if value is not None and not _close(value, want):
+            expect(not _close(got, value), tr("{what}: {hint}", what=what, hint=tr(mistake)))
+    got = got.detach() if isinstance(got, torch.Tensor) else got
+    expect_tensor(got, want, what=what, hint=hint)
+    message = tr("{what}: expected {want}, got {got}.", what=what, want=want.dtype, got=got.dtype)
+    expect(got.dtype == want.dtype, message)
+
+
 def passed(message: str) -> None:
     """Print the success line.
 

@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_linear_bn_weights
 
 from utils import tr
-from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor, passed
+from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, judge, passed
 from utils.plot import AFTER_COLOR
 from utils.widgets import SliderDemo, float_slider, int_slider, slider_demo
 
@@ -216,21 +216,6 @@ TOKEN_CASES = (((3, 5, 4), True, F32), ((2, 4, 4), True, F32), ((4, 6, 3), False
 FOLD_CASES = (((3, 5), 1e-5, F32), ((4, 4), 1e-2, F64), ((2, 6), 1e-3, F64))  # square: no bias
 
 
-def _close(got: object, want: torch.Tensor) -> bool:
-    same_shape = isinstance(got, torch.Tensor) and got.shape == want.shape
-    return same_shape and torch.allclose(got.detach().to(want.dtype), want, rtol=1e-4, atol=1e-5)
-
-
-def _judge(got: object, want: torch.Tensor, wrong: list, what: str, hint: str = "") -> None:
-    """Name the mistake if ``got`` equals a known wrong ``(hint, value)``; else compare."""
-    for mistake, value in wrong:
-        if value is not None and not _close(value, want):
-            expect(not _close(got, value), tr("{what}: {hint}", what=what, hint=tr(mistake)))
-    expect_tensor(got.detach() if hasattr(got, "detach") else got, want, what=what, hint=hint)
-    message = tr("{what}: expected {want}, got {got}.", what=what, want=want.dtype, got=got.dtype)
-    expect(got.dtype == want.dtype, message)
-
-
 def _call(answer: Callable, args: tuple, what: str, hint: str) -> object:
     """``attempt`` the learner's function; an error it raises becomes a hint naming the case."""
     try:
@@ -278,7 +263,9 @@ def check_batchnorm_forward(batchnorm_forward: Callable[..., torch.Tensor]) -> N
             (EPS_MISSING, g * _normalise(x, dims, 0.0) + b),
             (EPS_FIXED, g * _normalise(x, dims, EPS) + b),
         ]
-        _judge(got, F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps), wrong, what)
+        judge(
+            got, F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps), wrong, what=what
+        )
     passed(tr("batchnorm_forward matches nn.BatchNorm1d in training mode for (n, C) and (n, C, L)"))
 
 
@@ -345,7 +332,7 @@ def check_bn_tokens(bn_tokens: Callable[[torch.Tensor, nn.BatchNorm1d], torch.Te
                 (LAYER_NORM, F.layer_norm(h, (d,), bn.weight, bn.bias, bn.eps)),
                 (OWN_BN, nn.BatchNorm1d(d, dtype=dtype)(h.transpose(1, 2)).transpose(1, 2)),
             ]
-            _judge(got, reference(h.transpose(1, 2)).transpose(1, 2), wrong, what)
+            judge(got, reference(h.transpose(1, 2)).transpose(1, 2), wrong, what=what)
         same = [
             torch.allclose(a, b) for a, b in zip(mine.buffers(), reference.buffers(), strict=True)
         ]
@@ -388,11 +375,11 @@ def check_fold(fold: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> None:
             (EPS_FIXED, (gamma / torch.sqrt(var + EPS))[:, None] * W),
             (COLUMNS, W * scale if d_out == d_in else None),
         ]
-        _judge(answer[0], W_want.detach(), wrong, tr("W_folded of {what}", what=what))
+        judge(answer[0], W_want.detach(), wrong, what=tr("W_folded of {what}", what=what))
         wrong = [
             (NO_MEAN, scale * b0 + beta),
             (NO_BIAS, beta - scale * mean if b is not None else None),
             (NO_SCALE, b0 + beta - scale * mean if b is not None else None),
         ]
-        _judge(answer[1], b_want.detach(), wrong, tr("b_folded of {what}", what=what))
+        judge(answer[1], b_want.detach(), wrong, what=tr("b_folded of {what}", what=what))
     passed(tr("fold gives one Linear equal to Linear → BatchNorm1d (eval), bias or not"))

@@ -23,7 +23,15 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from utils import tr
 from utils._validate import require_int
-from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor, passed, without
+from utils.check import (
+    NOT_ATTEMPTED,
+    as_number,
+    attempt,
+    expect,
+    judge,
+    passed,
+    without,
+)
 from utils.plot import DIVERGING_CMAP
 from utils.widgets import SliderDemo, int_slider, slider_demo
 
@@ -259,24 +267,6 @@ NORMS_ADD = "norms do not add: sqrt(‖∇W‖² + ‖∇b‖²), not ‖∇W‖
 F32, F64 = torch.float32, torch.float64
 
 
-def _close(got: object, want: torch.Tensor) -> bool:
-    same_shape = isinstance(got, torch.Tensor) and got.shape == want.shape
-    return same_shape and torch.allclose(got.detach().to(want.dtype), want, rtol=1e-4, atol=1e-5)
-
-
-def _judge(got: object, want: torch.Tensor, wrong: list, what: str, hint: str = "") -> None:
-    """Name the mistake if ``got`` equals a known wrong ``(hint, value)``; else compare."""
-    for mistake, value in wrong:
-        if value is not None and not _close(value, want):
-            expect(not _close(got, value), tr("{what}: {hint}", what=what, hint=tr(mistake)))
-    got = got.detach() if hasattr(got, "detach") else got
-    if want.numel() == 0 and _close(got, want):  # empty, right shape: no values to compare
-        got, want = got.new_zeros(1), want.new_zeros(1)
-    expect_tensor(got, want, what=what, hint=hint)
-    message = tr("{what}: expected {want}, got {got}.", what=what, want=want.dtype, got=got.dtype)
-    expect(got.dtype == want.dtype, message)
-
-
 def _call(answer: Callable, args: tuple, name: str, what: str, hint: str) -> object:
     """``attempt`` the learner's function; an error it raises becomes a hint naming the case."""
     try:
@@ -317,7 +307,7 @@ def check_linear_forward(linear_forward: Callable[..., torch.Tensor]) -> None:
             return
         square, b = w_shape[0] == w_shape[1], 0 if bias is None else bias
         wrong = [(TRANSPOSED, x @ weight + b if square else None), (NO_BIAS, x @ weight.T)]
-        _judge(got, F.linear(x, weight, bias), wrong, what, hint)
+        judge(got, F.linear(x, weight, bias), wrong, what=what, hint=hint)
     passed(tr("linear_forward equals F.linear for 1-D to 4-D inputs, an empty batch and bias=None"))
 
 
@@ -396,5 +386,5 @@ def check_per_sample_grad_norms(per_sample_grad_norms: Callable[..., torch.Tenso
             (SQUARED, square_w + square_b),
             (NORMS_ADD, square_w.sqrt() + square_b.sqrt()),
         ]
-        _judge(got, (square_w + square_b).sqrt(), wrong, what, hint)
+        judge(got, (square_w + square_b).sqrt(), wrong, what=what, hint=hint)
     passed(tr("per_sample_grad_norms matches one backward pass per sample, for W and b together"))
