@@ -303,6 +303,27 @@ def _drag_slider(page: Page, handle: ElementHandle, image: ElementHandle) -> tup
     assert image.get_attribute("src") != src_before, "the picture did not change after the drag"
     during = sum(t_down <= t <= t_up for t in changes)
     settle = max((t - t_up for t in changes if t > t_up), default=0.0)
+    # Drag back to where the hand started, so the next slider meets the demo as it was (an end
+    # value can make another slider a no-op, e.g. batch = 1 clamps the row slider).
+    moved = handle.bounding_box()
+    page.mouse.move(moved["x"] + moved["width"] / 2, y)
+    page.mouse.down()
+    for step in range(1, 6):
+        page.mouse.move(
+            moved["x"] + moved["width"] / 2 + (x - moved["x"] - moved["width"] / 2) * step / 5, y
+        )
+    page.mouse.up()
+    page.wait_for_function(
+        "([handle, value]) => Number(handle.getAttribute('aria-valuenow')) === value",
+        arg=[handle, value_before],
+        timeout=10_000,
+    )
+    page.wait_for_function(
+        """quiet => performance.now() - Math.max(0, ...window.__dragChanges) > quiet""",
+        arg=QUIET_MS,
+        timeout=30_000,
+        polling=100,
+    )
     return len(values) - 1, during, settle
 
 
