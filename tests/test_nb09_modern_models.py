@@ -124,7 +124,7 @@ def test_fit_lora_rejects_bad_input():
         nb.fit_lora(task, rank=0, alpha=1.0)
 
 
-# --- §4 the demo, swept over every control (as tests/test_demos.py does for utils.demos) ------
+# --- §4 the demo, swept over every control (as tests/test_demos.py does for every demo) -------
 
 
 def sweep_values(control: widgets.ValueWidget) -> list[object]:
