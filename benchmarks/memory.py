@@ -71,18 +71,13 @@ for _demo in [v for v in Out.values() if isinstance(v, _SliderDemo)]:
 def kernel_peak_mb(path: Path, timeout: int = 300) -> tuple[float, float]:
     """Run ``path`` in a fresh kernel; return the kernel's peak RSS in MB after "Run All", and
     after every demo control was then moved across its range."""
-    import nbclient
     import nbformat
+
+    from scripts.series import notebook_client
 
     # A learner's kernel draws with the inline backend, not a test's Agg.
     os.environ.pop("MPLBACKEND", None)
-    notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
+    notebook, client = notebook_client(path, timeout=timeout)
     sweep = nbformat.v4.new_code_cell(SWEEP_DEMOS)
     with client.setup_kernel():
         for index, cell in enumerate(notebook.cells):

@@ -191,16 +191,9 @@ def cell_output_text(cell: dict) -> str:
     return "".join(parts)
 
 
-def execute_notebook(
-    path: Path, *, timeout: int = 300, store_widget_state: bool = False
-) -> tuple[dict, float]:
-    """Run a notebook top to bottom in a fresh kernel; return the executed JSON and seconds taken.
-
-    The kernel starts in the notebook's folder, as JupyterLab would start it. Raises
-    ``nbclient.exceptions.CellExecutionError`` on the first failing cell.
-    """
-    import time
-
+def notebook_client(path: Path, *, timeout: int = 300, **options: object) -> tuple:
+    """``(notebook, nbclient.NotebookClient)`` for ``path``, its kernel started in the notebook's
+    folder as JupyterLab would start it."""
     import nbclient
     import nbformat
 
@@ -211,8 +204,24 @@ def execute_notebook(
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
-        store_widget_state=store_widget_state,
+        **options,
     )
+    return notebook, client
+
+
+def execute_notebook(
+    path: Path, *, timeout: int = 300, store_widget_state: bool = False
+) -> tuple[dict, float]:
+    """Run a notebook top to bottom in a fresh kernel; return the executed JSON and seconds taken.
+
+    The kernel starts in the notebook's folder, as JupyterLab would start it. Raises
+    ``nbclient.exceptions.CellExecutionError`` on the first failing cell.
+    """
+    import time
+
+    import nbformat
+
+    notebook, client = notebook_client(path, timeout=timeout, store_widget_state=store_widget_state)
     start = time.perf_counter()
     client.execute()
     return json.loads(nbformat.writes(notebook)), time.perf_counter() - start

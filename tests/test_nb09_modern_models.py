@@ -9,8 +9,6 @@ import os
 import subprocess
 import sys
 
-import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -124,31 +122,7 @@ def test_fit_lora_rejects_bad_input():
         nb.fit_lora(task, rank=0, alpha=1.0)
 
 
-# --- §4 the demo, swept over every control (as tests/test_demos.py does for every demo) -------
-
-
-def sweep_values(control: widgets.ValueWidget) -> list[object]:
-    return [value for _label, value in control.options]
-
-
-def test_demo_sweeps_every_control_without_errors_or_leaks():
-    figures_before = len(plt.get_fignums())
-    demo = nb.build_demo()
-    assert demo.last_error is None, demo.last_error
-    assert bytes(demo.image.value).startswith(b"\x89PNG")
-    defaults = demo.values()
-    for key, control in demo.controls.items():
-        images = {bytes(demo.image.value)}
-        for value in sweep_values(control):
-            control.value = value
-            assert demo.last_error is None, f"{key}={value!r} failed: {demo.last_error}"
-            assert "trainable" in demo.readout.value
-            images.add(bytes(demo.image.value))
-        assert len(images) == len(control.options), f"moving {key} did not change the picture"
-        control.value = defaults[key]
-    assert len(plt.get_fignums()) == figures_before, "the demo leaked pyplot figures"
-    assert len(demo.figure.axes) == 2
-    assert len(demo.widget.children) == len(demo.controls) + 2  # controls, readout, image
+# --- §4 the demo (tests/test_demos.py sweeps its controls like every demo's) ------------------
 
 
 def test_draw_lora_readout_and_floor():
