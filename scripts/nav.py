@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from scripts.series import stale_nav, write_nav
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from scripts.series import EDITIONS, stale_nav, write_nav
 
 
 def main() -> int:
@@ -19,12 +16,14 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="only report stale navigation")
     args = parser.parse_args()
     if args.check:
-        stale = stale_nav(NOTEBOOKS)
+        stale = [p for f in EDITIONS.values() if f.is_dir() for p in stale_nav(f)]
         for path in stale:
-            print(f"stale navigation: {path.name} (run `make nav`)")
+            print(f"stale navigation: {path} (run `make nav`)")
         return 1 if stale else 0
-    for path in write_nav(NOTEBOOKS):
-        print(f"updated navigation: {path.name}")
+    for folder in EDITIONS.values():
+        if folder.is_dir():
+            for path in write_nav(folder):
+                print(f"updated navigation: {path}")
     return 0
 
 

@@ -22,6 +22,15 @@ NOTEBOOK_NAME = re.compile(r"^(?P<number>\d{2})_[a-z0-9_]+\.ipynb$")
 #: The learners' start page: the series map, and where every "Series index" link leads. It is
 #: not a lesson (no exercises, nothing to run), so :func:`series` leaves it out.
 START_PAGE = "00_start_here.ipynb"
+ROOT = Path(__file__).resolve().parent.parent
+#: Each edition's notebooks folder. The Chinese one mirrors the English one file for file, and
+#: :func:`parity_differences` keeps every code cell identical.
+EDITIONS = {"en": ROOT / "notebooks", "zh": ROOT / "notebooks" / "zh"}
+#: What the navigation bar says, per edition (the folder decides: ``zh/`` is Chinese).
+NAV_WORDS = {
+    "en": {"index": "Series index", "start": "start with"},
+    "zh": {"index": "系列目录", "start": "从这里开始："},
+}
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,12 @@ def series(folder: Path) -> list[Notebook]:
     return found
 
 
-def nav_markdown(notebooks: list[Notebook], index: int) -> str:
+def edition_of(folder: Path) -> str:
+    """``"zh"`` for the Chinese edition's folder, else ``"en"``."""
+    return "zh" if Path(folder).name == "zh" else "en"
+
+
+def nav_markdown(notebooks: list[Notebook], index: int, language: str = "en") -> str:
     """The navigation bar for ``notebooks[index]``: ← previous | series index | next →.
 
     ``index`` -1 is the start page, whose bar leads to the first lesson.
@@ -80,9 +94,10 @@ def nav_markdown(notebooks: list[Notebook], index: int) -> str:
     <!-- nav -->
     **Series index** | start with [01 · A](01_a.ipynb) →
     """
+    words = NAV_WORDS[language]
     if index == -1:
-        return f"{NAV_MARKER}\n**Series index** | start with {notebooks[0].link} →"
-    parts = [f"[Series index]({START_PAGE})"]
+        return f"{NAV_MARKER}\n**{words['index']}** | {words['start']} {notebooks[0].link} →"
+    parts = [f"[{words['index']}]({START_PAGE})"]
     if index > 0:
         parts.insert(0, f"← {notebooks[index - 1].link}")
     if index + 1 < len(notebooks):
@@ -92,11 +107,11 @@ def nav_markdown(notebooks: list[Notebook], index: int) -> str:
 
 def _pages_and_nav(folder: Path) -> list[tuple[Path, str]]:
     """Every page that carries navigation, the start page first, with the bar it should have."""
-    notebooks = series(folder)
-    pages = [(book.path, nav_markdown(notebooks, i)) for i, book in enumerate(notebooks)]
+    notebooks, language = series(folder), edition_of(folder)
+    pages = [(b.path, nav_markdown(notebooks, i, language)) for i, b in enumerate(notebooks)]
     start = Path(folder) / START_PAGE
     if start.exists() and notebooks:
-        pages.insert(0, (start, nav_markdown(notebooks, -1)))
+        pages.insert(0, (start, nav_markdown(notebooks, -1, language)))
     return pages
 
 
@@ -302,3 +317,74 @@ def run_solution_cells(path: Path) -> str:
         for source in [*imports, *solutions]:
             exec(compile(source, str(path), "exec"), namespace)
     return output.getvalue()
+
+
+def code_without_comments(source: str) -> str:
+    """Python source with its comments and blank lines removed, for comparing two editions.
+
+    >>> print(code_without_comments("x = 1  # one\\n# note\\n\\ny = '# kept'"))
+    x = 1
+    y = '# kept'
+    """
+    import io
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return source  # not Python (a magic, say): compare it as written
+    lines = source.splitlines()
+    for token in reversed([t for t in tokens if t.type == tokenize.COMMENT]):
+        (row, col), _ = token.start, token.end
+        lines[row - 1] = lines[row - 1][:col]
+    return "\n".join(line.rstrip() for line in lines if line.strip())
+
+
+#: The one line the two editions' code may differ in: the language switch of the setup cell.
+LANGUAGE_SWITCH = re.compile(r'set_language\("(?:en|zh)"\)')
+DISPLAY_MATH = re.compile(r"\$\$.+?\$\$", re.S)
+HEADING = re.compile(r"^(#{1,6}) ", re.M)
+
+
+def parity_differences(english: Path, translated: Path) -> list[str]:
+    """Every way ``translated`` drifts from ``english``: an empty list when they are in step.
+
+    Compared cell by cell: cell count and kinds; code with comments stripped (the setup cell's
+    ``set_language("zh")`` counts as ``set_language("en")``); cell tags and metadata (folded
+    solutions stay folded); in markdown, the heading levels and every display formula.
+    """
+    english, translated = Path(english), Path(translated)
+    name = f"zh/{translated.name}"
+    if not translated.exists():
+        return [f"{name}: missing (the English edition has {english.name})"]
+    en_cells = json.loads(english.read_text(encoding="utf-8"))["cells"]
+    zh_cells = json.loads(translated.read_text(encoding="utf-8"))["cells"]
+    problems = []
+    if len(en_cells) != len(zh_cells):
+        problems.append(f"{name}: {len(zh_cells)} cells, the English edition has {len(en_cells)}")
+    for index, (en, zh) in enumerate(zip(en_cells, zh_cells, strict=False)):
+        where = f"{name} cell {index}"
+        if en["cell_type"] != zh["cell_type"]:
+            problems.append(f"{where}: {zh['cell_type']} cell, English has {en['cell_type']}")
+            continue
+        if en.get("metadata", {}) != zh.get("metadata", {}):
+            problems.append(f"{where}: metadata {zh.get('metadata')} != {en.get('metadata')}")
+        en_text, zh_text = cell_text(en), cell_text(zh)
+        if en["cell_type"] == "code":
+            en_code = LANGUAGE_SWITCH.sub('set_language("en")', code_without_comments(en_text))
+            zh_code = LANGUAGE_SWITCH.sub('set_language("en")', code_without_comments(zh_text))
+            if en_code != zh_code:
+                first = next(
+                    (a, b)
+                    for a, b in zip(
+                        [*en_code.splitlines(), ""], [*zh_code.splitlines(), ""], strict=False
+                    )
+                    if a != b
+                )
+                problems.append(f"{where}: code differs; English {first[0]!r}, zh {first[1]!r}")
+        elif not en_text.startswith(NAV_MARKER):
+            if HEADING.findall(en_text) != HEADING.findall(zh_text):
+                problems.append(f"{where}: headings differ from the English cell's")
+            if sorted(DISPLAY_MATH.findall(en_text)) != sorted(DISPLAY_MATH.findall(zh_text)):
+                problems.append(f"{where}: display formulas ($$…$$) differ from the English")
+    return problems
