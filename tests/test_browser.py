@@ -5,9 +5,10 @@ shows an error or anything on stderr, that every widget rendered, and that every
 with the keyboard redraws its demo's picture and updates its readout, and that a real mouse
 drag along every slider (mouse down on the handle, ~25 moves over ~1 s, mouse up) moves it and
 ends on a new picture. Measured, printed at the end of the run and written to ``artifacts/``
-(figures, never assertions): key press -> new picture, and per drag the pictures shown while the
-hand moves and the time from mouse-up to the last picture. A full-notebook screenshot of each
-notebook after Run All goes to ``artifacts/screenshots/`` for a human to look at.
+(figures, never assertions): key press -> new picture per notebook and per slider, and per drag
+the pictures shown while the hand moves and the time from mouse-up to the last picture. A
+full-notebook screenshot of each notebook after Run All goes to ``artifacts/screenshots/`` for a
+human to look at.
 
 Chromium is Debian's (``/usr/bin/chromium``, installed by ``make test``); Playwright's own
 browser download is never used.
@@ -56,8 +57,9 @@ MAX_SCREENSHOT_HEIGHT = 16000
 
 #: (notebook, sliders moved, latencies in ms, largest picture zoom), printed at the end.
 SLIDER_LATENCIES: list[tuple[str, int, list[float], float]] = []
-#: (notebook, slider label, values crossed, pictures during the drag, ms mouse-up -> settled).
-SLIDER_DRAGS: list[tuple[str, str, int, int, float]] = []
+#: (notebook, slider label, values crossed, pictures during the drag, ms mouse-up -> settled,
+#: median ms key press -> new picture on that slider).
+SLIDER_DRAGS: list[tuple[str, str, int, int, float, float]] = []
 
 ACTIVE_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 CODE_PROMPTS = f"{ACTIVE_PANEL} .jp-Notebook .jp-CodeCell .jp-InputArea-prompt"
@@ -135,9 +137,9 @@ def _latency_lines() -> list[str]:
 
 def _drag_lines() -> list[str]:
     lines = [
-        f"{name:<28} {label[:24]:<24} {crossed:3d} values  {pictures:2d} pictures during the drag  "
-        f"settled {settle:5.0f} ms after mouse-up"
-        for name, label, crossed, pictures, settle in SLIDER_DRAGS
+        f"{name:<28} {label[:24]:<24} key median {key:4.0f} ms  {crossed:3d} values  "
+        f"{pictures:2d} pictures during the drag  settled {settle:5.0f} ms after mouse-up"
+        for name, label, crossed, pictures, settle, key in SLIDER_DRAGS
     ]
     settles = [row[4] for row in SLIDER_DRAGS]
     long_drags = [row[3] for row in SLIDER_DRAGS if row[2] >= 5]
@@ -361,6 +363,7 @@ def _exercise_sliders(page: Page, name: str) -> tuple[int, list[float]]:
         readout_before = readout.inner_text()
         images = {image.get_attribute("src")}
         handle.focus()
+        first_move = len(latencies)
         for _ in range(MOVES_PER_SLIDER):
             value_before = value_label.inner_text() if value_label else None
             now = _aria_value(handle, "now")
@@ -389,7 +392,10 @@ def _exercise_sliders(page: Page, name: str) -> tuple[int, list[float]]:
         assert text.strip(), f"{where}: the readout is empty"
         assert "⚠" not in text, f"{where}: the demo reported an error: {text}"
         crossed, pictures, settle = _drag_slider(page, handle, image)
-        SLIDER_DRAGS.append((name, label or f"slider {number}", crossed, pictures, settle))
+        key_median = statistics.median(latencies[first_move:])
+        SLIDER_DRAGS.append(
+            (name, label or f"slider {number}", crossed, pictures, settle, key_median)
+        )
         assert "⚠" not in readout.inner_text(), f"{where}: the demo reported an error after a drag"
     for demo, changed in readouts_changed.items():
         assert changed, f"{name}: demo {demo}: no slider move changed its readout"
