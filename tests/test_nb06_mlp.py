@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from scripts.series import definitions_from_notebook
 from utils import nb06_mlp as nb
 from utils.check import NOT_ATTEMPTED_MARK, PASS_MARK
+from utils.widgets import blit_png
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "06_mlp.ipynb"
 
@@ -229,7 +230,7 @@ def test_the_steps_slider_replays_snapshots_in_place():
     # the kept background plus the redrawn artists give the same pixels as a full render
     for name, value in (("steps", 400), ("width", 64), ("dropout", 0.3)):
         demo.controls[name].value = value
-        full = nb._blit_png(demo.figure, art["layers"], 0)  # everything drawn afresh
+        full = blit_png(demo.figure, nb._layers(art), redo=0)  # everything drawn afresh
         np.testing.assert_array_equal(png_pixels(demo.image.value), png_pixels(full))
     assert demo.figure.axes[1].get_ylim() == (0, 2.5)  # fixed, so settings compare fairly
     demo.controls["dataset"].value = "spirals"

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import io
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import numpy as np
+import PIL.Image
 import pytest
+from matplotlib.figure import Figure
 
 from utils.widgets import (
     CONTROL_STYLE,
     CONTROL_WIDTH,
+    blit_png,
     checkbox,
     choice_slider,
     dropdown,
@@ -119,3 +125,58 @@ def test_choice_controls_reject_values_outside_their_options():
         choice_slider("lr", (0.1, 1.0), 0.5)
     with pytest.raises(ValueError, match=r"optimiser must be one of \('SGD',\); got 'Adam'"):
         dropdown("optimiser", ["SGD"], "Adam")
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(PIL.Image.open(io.BytesIO(bytes(png))))
+
+
+def test_update_hook_changes_the_first_pictures_artists_in_place():
+    calls = {"draw": 0, "update": 0}
+
+    def draw(fig, slope: float) -> str:
+        calls["draw"] += 1
+        fig.add_subplot().plot([0, 1], [0, slope])
+        return f"drawn {slope}"
+
+    def update(fig, slope: float) -> tuple[str, bytes]:
+        calls["update"] += 1
+        if slope == 0:
+            raise ValueError("slope 0 is not allowed here")
+        (line,) = fig.axes[0].get_lines()
+        line.set_ydata([0, slope])
+        return f"updated {slope}", blit_png(fig, [[line]])
+
+    demo = slider_demo(draw, {"slope": float_slider("slope", 1.0, -2.0, 2.0)}, update=update)
+    axes, position = demo.figure.axes[0], demo.figure.axes[0].get_position().bounds
+    assert calls == {"draw": 1, "update": 0} and demo.readout.value == "<code>drawn 1.0</code>"
+    assert demo.figure.get_layout_engine() is None  # the first picture's layout is kept
+    image = bytes(demo.image.value)
+    demo.controls["slope"].value = -2.0
+    assert calls == {"draw": 1, "update": 1} and demo.readout.value == "<code>updated -2.0</code>"
+    assert demo.figure.axes == [axes] and axes.get_position().bounds == position
+    assert bytes(demo.image.value) != image
+    image = bytes(demo.image.value)
+    demo.controls["slope"].value = 0.0  # a failing update: said in the readout, picture kept
+    assert demo.last_error == "slope 0 is not allowed here" and "⚠" in demo.readout.value
+    assert bytes(demo.image.value) == image
+    demo.controls["slope"].value = 1.5
+    assert demo.last_error is None and calls == {"draw": 1, "update": 3}
+    demo.redraw()
+    assert calls == {"draw": 1, "update": 4}
+
+
+def test_blit_png_reuses_kept_stages_with_the_pixels_of_a_full_draw():
+    fig = Figure(figsize=(3, 2), dpi=50)
+    ax = fig.add_subplot()
+    (slow,) = ax.plot([0, 1], [0, 1], lw=3)  # layer 1: changes now and then
+    (fast,) = ax.plot([0, 1], [1, 0.5], "o")  # layer 2: changes on every frame
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    blit_png(fig, [[slow], [fast]], redo=0)
+    assert slow.get_animated() and fast.get_animated()
+    for redo, (slow_y, fast_y) in ((2, (0, 1)), (2, (0.2, 0.3)), (1, (0.5, 0.3)), (2, (0.9, 0.1))):
+        if redo == 1:
+            slow.set_ydata([slow_y, 1 - slow_y])
+        fast.set_ydata([fast_y, 1 - fast_y])
+        kept = pixels(blit_png(fig, [[slow], [fast]], redo=redo))
+        np.testing.assert_array_equal(kept, pixels(blit_png(fig, [[slow], [fast]], redo=0)))

@@ -7,8 +7,6 @@ and :func:`decision_boundary`; §6 :func:`build_demo`; §7 the ``check_*`` funct
 from __future__ import annotations
 
 import functools
-import html
-import io
 import itertools
 import math
 import time
@@ -17,10 +15,8 @@ from collections.abc import Sequence
 
 import contourpy
 import numpy as np
-import PIL.Image
 import torch
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from torch import nn
@@ -30,7 +26,7 @@ from torch.nn import functional as F
 from utils import threads, tr
 from utils._validate import require_axes, require_int, require_real
 from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor, passed, without
-from utils.widgets import choice_slider, dropdown, int_slider, slider_demo
+from utils.widgets import blit_png, choice_slider, dropdown, int_slider, slider_demo
 
 # --- data and models ----------------------------------------------------------------------------
 
@@ -262,30 +258,19 @@ def draw_decision_boundary(fig, width, depth, weight_decay, dropout, steps, data
     return tr(text, steps=steps, train=train, val=val, how=how)
 
 
-def _blit_png(fig: Figure, layers: list, redo: int) -> bytes:
-    """PNG of ``fig`` drawn in layers: its static parts, then each list of animated ``layers``.
-    Layers from number ``redo`` on (0 = the static parts) are drawn again, the rest reused."""
-    canvas = fig.canvas
-    if redo == 0:  # animated artists are left out of a full draw
-        canvas.draw()
-        canvas.nb06_layers = [canvas.copy_from_bbox(fig.bbox)]
-    del canvas.nb06_layers[max(redo, 1) :]
-    for layer in layers[len(canvas.nb06_layers) - 1 :]:
-        canvas.restore_region(canvas.nb06_layers[-1])
-        for artist in layer:
-            fig.draw_artist(artist)
-        canvas.nb06_layers.append(canvas.copy_from_bbox(fig.bbox))
-    buffer = io.BytesIO()
-    PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, "png", compress_level=1)
-    return buffer.getvalue()
+def _layers(art: dict) -> list[list]:
+    """What a new setting redraws (titles, loss curves, legend), then what a step does."""
+    plane, curves = art["plane"], art["now"].axes
+    step = [plane["shading"], plane["boundary"], plane["units"], *plane["points"], art["now"]]
+    return [[plane["ax"].title, *art["curves"], curves.get_legend(), curves.title], step]
 
 
 def build_demo(width=16, depth=1, weight_decay=0.0, dropout=0.0, steps=300, dataset="moons"):
     """Sliders for width, depth, weight decay, dropout and steps; a data-set dropdown. §6.
 
     ``slider_demo`` draws the first frame; later moves update its artists in place and redraw
-    only what they change: a new data set everything, a setting the titles and curves, a step
-    the plane and the grey line (:func:`_blit_png`).
+    only what they change (:func:`utils.widgets.blit_png`): a new data set everything, a
+    setting the titles and curves, a step the plane and the grey line.
     """
     controls = {
         "width": choice_slider("hidden width", WIDTHS, width),
@@ -295,31 +280,17 @@ def build_demo(width=16, depth=1, weight_decay=0.0, dropout=0.0, steps=300, data
         "steps": choice_slider("training steps", SNAPSHOT_STEPS, steps),  # the snapshots only
         "dataset": dropdown("data", list(BOUNDARY_LIMITS), dataset),
     }
-    demo = slider_demo(draw_decision_boundary, controls, figsize=(9.0, 4.0))
-    fig, art = demo.figure, demo.figure.nb06_artists
-    fig.set_layout_engine(None)  # keep frame 1's layout: the axes never change
-    FigureCanvasAgg(fig)  # an Agg canvas of its own, for the kept background
-    plane, curves = art["plane"], art["now"].axes  # what a setting changes, then what a step does
-    step = [plane["shading"], plane["boundary"], plane["units"], *plane["points"], art["now"]]
-    art["layers"] = [[plane["ax"].title, *art["curves"], curves.get_legend(), curves.title], step]
-    for artist in art["layers"][0] + step:
-        artist.set_animated(True)
     shown = {}
 
-    def redraw(_change: object = None) -> None:
-        values = demo.values()
+    def update(fig: Figure, **values) -> tuple[str, bytes]:
         text = draw_decision_boundary(fig, **values)
         setting = [value for name, value in values.items() if name != "steps"]
         redo = 0 if values["dataset"] != shown.get("dataset") else 2 - (setting != shown["setting"])
-        demo.image.value = _blit_png(fig, art["layers"], redo)
-        demo.readout.value = f"<code>{html.escape(text)}</code>"
+        png = blit_png(fig, _layers(fig.nb06_artists), redo)
         shown.update(dataset=values["dataset"], setting=setting)
+        return text, png
 
-    for control in controls.values():
-        control.unobserve(demo.redraw, names="value")
-        control.observe(redraw, names="value")
-    demo.redraw = redraw
-    return demo
+    return slider_demo(draw_decision_boundary, controls, figsize=(9.0, 4.0), update=update)
 
 
 # --- §7 exercise checks -------------------------------------------------------------------------

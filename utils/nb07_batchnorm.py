@@ -4,7 +4,6 @@ self-checks (§8). Batch norm by hand, ``NormalizedLinear`` and the fold live in
 from __future__ import annotations
 
 import copy
-import html
 import io
 from collections.abc import Callable
 from functools import lru_cache
@@ -174,19 +173,11 @@ def build_demo(batch_size=16, shift=3.0, scale=2.0, momentum=0.1) -> SliderDemo:
         panels[:] = [BatchNormPanels(fig)]
         return panels[0].update(**values)
 
-    demo = slider_demo(first_draw, controls, figsize=(10.0, 3.6))
-    demo.figure.set_layout_engine(None)  # keep the positions computed for the first picture
+    def update(_fig: Figure, **values: float) -> tuple[str, bytes]:
+        text = panels[0].update(**values)
+        return text, panels[0].png()
 
-    def update(_change: object = None) -> None:
-        text = panels[0].update(**demo.values())
-        demo.image.value = panels[0].png()
-        demo.readout.value = f"<code>{html.escape(text)}</code>"
-
-    for control in controls.values():  # swap slider_demo's clear-and-redraw for update
-        control.unobserve(demo.redraw, names="value")
-        control.observe(update, names="value")
-    demo.redraw = update
-    return demo
+    return slider_demo(first_draw, controls, figsize=(10.0, 3.6), update=update)
 
 
 # ---------------------------------------------------------------------------- §8 self-checks

@@ -8,6 +8,10 @@ Every demo in the series is built in three layers, and only the last touches ipy
 3. :func:`slider_demo`, which owns one ``matplotlib.figure.Figure`` (outside pyplot, so it
    never piles up), re-renders it to PNG on every slider move and shows it in an ``Image``.
 
+A demo whose axes never change can skip the clear-and-redraw: ``slider_demo(..., update=...)``
+draws the first picture with ``draw``, then lets ``update`` change those artists in place and
+render only what moves (:func:`blit_png`).
+
 The PNG-in-an-``Image`` approach works under any matplotlib backend, never stacks plots, and
 keeps the last image in the saved widget state, so static HTML renders show it too.
 """
@@ -20,10 +24,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import ipywidgets as widgets
+import numpy as np
+import PIL.Image
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 #: A draw function: draws onto ``fig`` for the given control values, returns the readout text.
 DrawFn = Callable[..., str]
+#: An update function: changes the artists on ``fig`` in place, returns ``(readout, png)``.
+UpdateFn = Callable[..., tuple[str, bytes]]
 
 #: One label column for every control, so the slider tracks line up under each other.
 CONTROL_STYLE = {"description_width": "180px"}
@@ -45,6 +55,46 @@ def figure_png(fig: Figure, *, dpi: float | None = None) -> bytes:
     buffer = io.BytesIO()
     # Fast zlib level: a redraw is interactive, a few extra kilobytes do not matter.
     fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+    return buffer.getvalue()
+
+
+def blit_png(fig: Figure, layers: Sequence[Sequence[Artist]], redo: int = 1) -> bytes:
+    """PNG of ``fig`` drawn in stages (blitting): its still parts, then each list of artists in
+    ``layers`` on top, in order. Every stage is kept, so a frame draws again only the layers
+    from number ``redo`` on (1 = all layers, 0 = the still parts too) and reuses the others.
+
+    The first call, and every call with ``redo=0``, marks the layers' artists animated (left
+    out of the still parts) and draws the still parts afresh; do so whenever they change. The
+    figure gets an Agg canvas of its own if it has none.
+
+    >>> fig = Figure(figsize=(2, 1), dpi=50)
+    >>> (line,) = fig.add_subplot().plot([0, 1], [0, 1])
+    >>> first = blit_png(fig, [[line]], redo=0)
+    >>> line.set_ydata([1, 0])
+    >>> second = blit_png(fig, [[line]])  # the axes are reused, only the line is drawn
+    >>> line.get_animated(), first[:4] == second[:4] == b'\\x89PNG', first != second
+    (True, True, True)
+    """
+    canvas = fig.canvas
+    if not isinstance(canvas, FigureCanvasAgg):
+        canvas = FigureCanvasAgg(fig)
+    stages = getattr(canvas, "blit_stages", None)  # stages[j]: the still parts and layers[:j]
+    if redo == 0 or stages is None:
+        for layer in layers:
+            for artist in layer:
+                artist.set_animated(True)
+        canvas.draw()
+        stages = canvas.blit_stages = [canvas.copy_from_bbox(fig.bbox)]
+    start = min(max(redo, 1) - 1, len(stages) - 1)  # the first layer drawn again
+    del stages[start + 1 :]
+    canvas.restore_region(stages[start])
+    for index in range(start, len(layers)):
+        if index > start:
+            stages.append(canvas.copy_from_bbox(fig.bbox))
+        for artist in layers[index]:
+            fig.draw_artist(artist)
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, "png", compress_level=1)
     return buffer.getvalue()
 
 
@@ -79,6 +129,7 @@ def slider_demo(
     *,
     figsize: tuple[float, float] = (7.0, 4.5),
     dpi: float = 80,
+    update: UpdateFn | None = None,
 ) -> SliderDemo:
     """Wire ``controls`` to ``draw`` so that every change redraws one figure in place.
 
@@ -86,6 +137,12 @@ def slider_demo(
     control; it returns the readout text shown under the sliders. A ``ValueError`` from
     ``draw`` (a setting that makes no sense) is shown in the readout instead of crashing
     the widget, and recorded in ``demo.last_error``.
+
+    ``update(fig, **values) -> (readout, png)``, if given, takes over every move after the
+    first picture ``draw`` made: the figure keeps that picture's layout, and ``update``
+    changes its artists in place and renders the PNG itself (e.g. with :func:`blit_png`,
+    redrawing only what moves). A ``ValueError`` from ``update`` is shown like one from
+    ``draw``, and the picture stays as it was.
 
     >>> def draw(fig, slope):
     ...     fig.add_subplot().plot([0, 1], [0, slope])
@@ -146,6 +203,16 @@ def slider_demo(
         return text
 
     def redraw(_change: object = None) -> None:
+        if update is not None and frozen_positions:  # the artists of the first picture exist
+            try:
+                text, png = update(fig, **demo.values())
+                demo.last_error = None
+                image.value = png
+            except ValueError as exc:
+                demo.last_error = str(exc)
+                text = f"⚠ {exc}"
+            readout.value = f"<code>{html.escape(text)}</code>"
+            return
         try:
             text = draw_frame(demo.values())
             demo.last_error = None
@@ -154,6 +221,8 @@ def slider_demo(
             frozen_positions.clear()
             demo.last_error = str(exc)
             text = f"⚠ {exc}"
+        if update is not None and frozen_positions:
+            fig.set_layout_engine(None)  # update keeps this layout: no layout engine from now on
         image.value = figure_png(fig)
         readout.value = f"<code>{html.escape(text)}</code>"
 
