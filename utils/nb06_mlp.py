@@ -72,6 +72,103 @@ def build_mlp(in_features=2, width=16, depth=1, out_features=2, *, dropout=0.0) 
 ClassifierRun = namedtuple("ClassifierRun", "steps train_loss train_acc val_loss val_acc seconds")
 
 
+class ClassifierTraining:
+    """:func:`train_classifier` in resumable pieces: ``train_to(steps)`` trains on from the step
+    reached so far, so training to 100 steps and later on to 300 leaves the model, the optimizer
+    and the records exactly as training to 300 at once would (tested).
+
+    With ``own_rng=True`` the training keeps its own copy of the global RNG state, taken when it
+    is made: the dropout masks then continue one stream, whatever draws random numbers between
+    two calls. Without it, dropout draws from the global RNG as it is at each call.
+
+    >>> X, y = toy_data("moons", 100, seed=1)
+    >>> _ = torch.manual_seed(0)
+    >>> training = ClassifierTraining(build_mlp(width=16), X, y, lr=0.02, eval_every=50)
+    >>> training.train_to(100), training.train_to(300), training.train_to(200)  # steps trained
+    (100, 200, 0)
+    >>> training.run().steps.tolist()
+    [0, 50, 100, 150, 200, 250, 300]
+    """
+
+    def __init__(
+        self,
+        model,
+        X,
+        y,
+        *,
+        lr=0.01,
+        weight_decay=0.0,
+        val=None,
+        eval_every=10,
+        on_record=None,
+        own_rng=False,
+    ) -> None:
+        self.model, self.X, self.y, self.on_record = model, X, y, on_record
+        self.eval_every = require_int(eval_every, name="eval_every")
+        # fused=True: one kernel per step for all parameters, ~1.5× faster for these tiny models
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=lr, weight_decay=weight_decay, fused=True
+        )
+        self.sets = [(X, y)] if val is None else [(X, y), tuple(val)]
+        self.rng_state = torch.get_rng_state() if own_rng else None
+        self.step, self.seconds = 0, 0.0  # steps trained so far, and the time they took
+        self._steps_seen: list[int] = []
+        self._history: list[tuple[float, float]] = []  # (loss, accuracy) per set per record
+        self._run: ClassifierRun | None = None
+
+    def _record(self, step: int) -> None:
+        model = self.model
+        model.eval()  # dropout off, and no random numbers drawn: the training stream is unchanged
+        with torch.no_grad():
+            for inputs, labels in self.sets:
+                logits = model(inputs)
+                accuracy = (logits.argmax(1) == labels).float().mean()
+                self._history.append((float(F.cross_entropy(logits, labels)), float(accuracy)))
+        model.train()
+        self._steps_seen.append(step)
+        if self.on_record is not None:
+            self.on_record(step, model)
+
+    def train_to(self, steps: int) -> int:
+        """Train on up to step ``steps`` (evaluating every ``eval_every`` steps and at ``steps``);
+        return how many steps that took: 0 if the training is there already."""
+        steps = require_int(steps, name="steps", low=0)
+        if self._steps_seen and steps <= self.step:
+            return 0
+        start, first = time.perf_counter(), self.step
+        model, opt, X, y = self.model, self.optimizer, self.X, self.y
+        own = self.rng_state is not None
+        with threads(1), torch.random.fork_rng(devices=[], enabled=own):  # tiny: 1 thread
+            if own:
+                torch.set_rng_state(self.rng_state)
+            if not self._steps_seen:
+                self._record(0)
+            elif self.step % self.eval_every:  # the record where it paused is off the grid:
+                del self._steps_seen[-1]  # training straight through would not have it
+                del self._history[-len(self.sets) :]
+            for step in range(first + 1, steps + 1):
+                opt.zero_grad()
+                F.cross_entropy(model(X), y).backward()
+                opt.step()
+                if step % self.eval_every == 0 or step == steps:
+                    self._record(step)
+            if own:
+                self.rng_state = torch.get_rng_state()
+        self.step, self._run = steps, None
+        self.seconds += time.perf_counter() - start
+        return steps - first
+
+    def run(self) -> ClassifierRun:
+        """What was recorded so far, as :func:`train_classifier` returns it."""
+        if self._run is None:
+            records, val = len(self._steps_seen), len(self.sets) > 1
+            columns = torch.tensor(self._history).reshape(records, -1).T  # loss, acc[, val …]
+            val_columns = (columns[2], columns[3]) if val else (None, None)
+            steps = torch.tensor(self._steps_seen)
+            self._run = ClassifierRun(steps, columns[0], columns[1], *val_columns, self.seconds)
+        return self._run
+
+
 def train_classifier(
     model, X, y, *, steps, lr=0.01, weight_decay=0.0, val=None, eval_every=10, on_record=None
 ) -> ClassifierRun:
@@ -86,37 +183,11 @@ def train_classifier(
     >>> run.steps[-1].item(), run.train_acc[-1].item() > 0.95
     (300, True)
     """
-    steps, eval_every = require_int(steps, name="steps"), require_int(eval_every, name="eval_every")
-    # fused=True: one kernel per step for all parameters, ~1.5× faster for these tiny models
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-    sets = [(X, y)] if val is None else [(X, y), tuple(val)]
-    steps_seen, history = [], []  # history: (loss, accuracy) per data set per evaluation
-
-    def record(step: int) -> None:
-        model.eval()  # dropout off, and no random numbers drawn: the training stream is unchanged
-        with torch.no_grad():
-            for inputs, labels in sets:
-                logits = model(inputs)
-                accuracy = (logits.argmax(1) == labels).float().mean()
-                history.append((float(F.cross_entropy(logits, labels)), float(accuracy)))
-        model.train()
-        steps_seen.append(step)
-        if on_record is not None:
-            on_record(step, model)
-
-    start = time.perf_counter()
-    with threads(1):  # tiny models: threads cost more than they save
-        record(0)
-        for step in range(1, steps + 1):
-            opt.zero_grad()
-            F.cross_entropy(model(X), y).backward()
-            opt.step()
-            if step % eval_every == 0 or step == steps:
-                record(step)
-    seconds = time.perf_counter() - start
-    columns = torch.tensor(history).reshape(len(steps_seen), -1).T  # loss, acc[, val_loss, val_acc]
-    val_columns = (columns[2], columns[3]) if val is not None else (None, None)
-    return ClassifierRun(torch.tensor(steps_seen), columns[0], columns[1], *val_columns, seconds)
+    steps = require_int(steps, name="steps")
+    fit = dict(lr=lr, weight_decay=weight_decay, val=val, eval_every=eval_every)
+    training = ClassifierTraining(model, X, y, **fit, on_record=on_record)
+    training.train_to(steps)
+    return training.run()
 
 
 def decision_grid(model: nn.Module, *, limits, resolution: int = 100, state=None) -> tuple:
@@ -184,52 +255,80 @@ def decision_boundary(ax: Axes, xs, ys, probs, X, y, *, units=None, title=None, 
     return art
 
 
-# --- the §6 demo: one training run per setting; the steps slider scrubs its snapshots -------------
+# --- the §6 demo: one training run per setting, trained as far as the steps slider asks ---------
 
 BOUNDARY_LIMITS = {"moons": (-1.6, 2.6, -1.3, 1.8), "spirals": (-1.4, 1.4, -1.4, 1.4)}
 WIDTHS = (2, 4, 8, 16, 32, 64)
 WEIGHT_DECAYS = (0.0, 0.001, 0.01, 0.1, 0.3, 1.0)
 DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
-SNAPSHOT_STEPS = tuple(range(25, 501, 25))  # the steps slider: snapshots of one 500-step run
+SNAPSHOT_STEPS = tuple(range(25, 501, 25))  # the steps slider: snapshots of one run
 #: Draw the first-layer unit lines only up to this width (more lines hide the picture).
 MAX_UNIT_LINES = 16
 
 
-#: One demo setting trained once: data, model, parameters and P-grid per snapshot step, the run.
-BoundaryHistory = namedtuple("BoundaryHistory", "X_train y_train model states run frames")
+class BoundaryHistory:
+    """One demo setting's seeded run on 80 points (:func:`boundary_history`), trained only as
+    far as asked: ``states`` and ``frames`` (P-grids) per snapshot step, ``run`` so far."""
+
+    def __init__(self, X_train, y_train, model, **fit) -> None:
+        self.X_train, self.y_train, self.model = X_train, y_train, model
+        self.states: dict[int, dict] = {}  # step -> parameters, every 25 steps
+        self.frames: dict[int, tuple] = {}  # step -> decision_grid, drawn on first show
+        self.training = ClassifierTraining(model, X_train, y_train, **fit, on_record=self._keep)
+
+    def _keep(self, step: int, model: nn.Module) -> None:
+        if step in SNAPSHOT_STEPS:
+            self.states[step] = {k: v.detach().clone() for k, v in model.named_parameters()}
+
+    def train_to(self, steps: int) -> int:
+        """Train on up to ``steps`` if not there yet; return the steps this took (often 0)."""
+        return self.training.train_to(steps)
+
+    @property
+    def run(self) -> ClassifierRun:
+        """The records so far, every 5 steps."""
+        return self.training.run()
 
 
 @functools.lru_cache(maxsize=64)
 def boundary_history(width, depth, weight_decay=0.0, dropout=0.0, dataset="moons", seed=0):
-    """Train one seeded MLP on 80 points for 500 steps, keeping a snapshot every 25 steps: the
-    same as a fresh run of that many steps (evaluating draws no random numbers). Cached.
+    """One seeded MLP per demo setting, trained on 80 points only when asked and only as far as
+    asked (``train_to``), keeping a snapshot every 25 steps. Training on from where it stopped
+    gives the same as a fresh run of that many steps: evaluating draws no random numbers, and
+    the run keeps its own RNG stream for the dropout masks (tested). Cached.
 
-    >>> history = boundary_history(16, 1)
-    >>> sorted(history.states)[:3], history.run.val_acc[-1].item() > 0.85
-    ([25, 50, 75], True)
+    >>> history = boundary_history.__wrapped__(16, 1)  # a fresh one, not the cached
+    >>> history.train_to(100), sorted(history.states)
+    (100, [25, 50, 75, 100])
+    >>> history.train_to(500), history.run.val_acc[-1].item() > 0.85
+    (400, True)
     """
     X, y = toy_data(dataset, 480, noise=0.25 if dataset == "moons" else 0.05, seed=seed)
-    states = {}
-
-    def snapshot(step: int, model: nn.Module) -> None:
-        if step in SNAPSHOT_STEPS:
-            states[step] = {k: v.detach().clone() for k, v in model.named_parameters()}
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build_mlp(2, width, depth, 2, dropout=dropout)
-        fit = dict(steps=500, lr=0.02, weight_decay=weight_decay, eval_every=5, on_record=snapshot)
-        run = train_classifier(model, X[:80], y[:80], val=(X[80:], y[80:]), **fit)
-    return BoundaryHistory(X[:80], y[:80], model, states, run, frames={})
+        fit = dict(lr=0.02, weight_decay=weight_decay, eval_every=5, own_rng=True)
+        return BoundaryHistory(X[:80], y[:80], model, val=(X[80:], y[80:]), **fit)
 
 
 def draw_decision_boundary(fig, width, depth, weight_decay, dropout, steps, dataset="moons"):
-    """Draw one snapshot on ``fig`` (artists made on first use, then updated); return a readout."""
-    misses = boundary_history.cache_info().misses
+    """Draw one snapshot on ``fig`` (artists made on first use, then updated); return a readout.
+    The setting's run is trained on first if it has not reached ``steps`` yet."""
     history = boundary_history(width, depth, weight_decay, dropout, dataset)
-    how = tr("trained once for 500 steps in {seconds:.2f} s", seconds=history.run.seconds)
-    if boundary_history.cache_info().misses == misses:
+    start, seconds = history.training.step, history.training.seconds
+    trained = history.train_to(steps)
+    seconds = history.training.seconds - seconds
+    if not trained:
         how = tr("a snapshot of a run trained before")
+    elif start == 0:
+        how = tr("trained for {steps} steps in {seconds:.2f} s", steps=steps, seconds=seconds)
+    else:
+        how = tr(
+            "trained on from step {start} to {steps} in {seconds:.2f} s",
+            start=start,
+            steps=steps,
+            seconds=seconds,
+        )
     art = getattr(fig, "nb06_artists", None)
     if art is None or art["plane"]["ax"] not in fig.axes:  # a new or cleared figure
         ax_plane, ax_curves = fig.subplots(1, 2, width_ratios=[1.25, 1])
@@ -250,7 +349,8 @@ def draw_decision_boundary(fig, width, depth, weight_decay, dropout, steps, data
         *plane, history.X_train, history.y_train, units=units, title=title, art=art["plane"]
     )
     for line, values in zip(art["curves"], (run.train_loss, run.val_loss), strict=True):
-        line.set_data(run.steps, values)
+        line.set_data(run.steps, values)  # as far as this setting has been trained
+    art["curves_end"] = history.training.step
     art["now"].set_xdata([steps, steps])
     art["now"].axes.set_title(f"weight decay {weight_decay:g}, dropout {dropout:g}", fontsize=10)
     train, val = float(run.train_acc[steps // 5]), float(run.val_acc[steps // 5])  # every 5 steps
@@ -270,7 +370,7 @@ def build_demo(width=16, depth=1, weight_decay=0.0, dropout=0.0, steps=300, data
 
     ``slider_demo`` draws the first frame; later moves update its artists in place and redraw
     only what they change (:func:`utils.widgets.blit_png`): a new data set everything, a
-    setting the titles and curves, a step the plane and the grey line.
+    setting (or a step that trained on) the titles and curves, a step the plane and grey line.
     """
     controls = {
         "width": choice_slider("hidden width", WIDTHS, width),
@@ -285,6 +385,7 @@ def build_demo(width=16, depth=1, weight_decay=0.0, dropout=0.0, steps=300, data
     def update(fig: Figure, **values) -> tuple[str, bytes]:
         text = draw_decision_boundary(fig, **values)
         setting = [value for name, value in values.items() if name != "steps"]
+        setting.append(fig.nb06_artists["curves_end"])  # a step that trained on grew the curves
         redo = 0 if values["dataset"] != shown.get("dataset") else 2 - (setting != shown["setting"])
         png = blit_png(fig, _layers(fig.nb06_artists), redo)
         shown.update(dataset=values["dataset"], setting=setting)
