@@ -109,21 +109,23 @@ class ClassifierTraining:
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=lr, weight_decay=weight_decay, fused=True
         )
-        self.sets = [(X, y)] if val is None else [(X, y), tuple(val)]
+        sets = [(X, y)] if val is None else [(X, y), tuple(val)]
+        # A record is one forward pass over every set at once; its losses and accuracies are
+        # worked out later, for all pending records together (run()).
+        self._inputs, self._labels = (torch.cat(parts) for parts in zip(*sets, strict=True))
+        self._sizes = [len(labels) for _, labels in sets]
         self.rng_state = torch.get_rng_state() if own_rng else None
         self.step, self.seconds = 0, 0.0  # steps trained so far, and the time they took
         self._steps_seen: list[int] = []
-        self._history: list[tuple[float, float]] = []  # (loss, accuracy) per set per record
+        self._pending: list[torch.Tensor] = []  # logits of the records not yet in _table
+        self._table = torch.empty(0, 2 * len(sets))  # per record: loss, accuracy per set
         self._run: ClassifierRun | None = None
 
     def _record(self, step: int) -> None:
         model = self.model
         model.eval()  # dropout off, and no random numbers drawn: the training stream is unchanged
         with torch.no_grad():
-            for inputs, labels in self.sets:
-                logits = model(inputs)
-                accuracy = (logits.argmax(1) == labels).float().mean()
-                self._history.append((float(F.cross_entropy(logits, labels)), float(accuracy)))
+            self._pending.append(model(self._inputs))
         model.train()
         self._steps_seen.append(step)
         if self.on_record is not None:
@@ -145,7 +147,10 @@ class ClassifierTraining:
                 self._record(0)
             elif self.step % self.eval_every:  # the record where it paused is off the grid:
                 del self._steps_seen[-1]  # training straight through would not have it
-                del self._history[-len(self.sets) :]
+                if self._pending:
+                    del self._pending[-1]
+                else:
+                    self._table = self._table[:-1]
             for step in range(first + 1, steps + 1):
                 opt.zero_grad()
                 F.cross_entropy(model(X), y).backward()
@@ -160,10 +165,16 @@ class ClassifierTraining:
 
     def run(self) -> ClassifierRun:
         """What was recorded so far, as :func:`train_classifier` returns it."""
+        if self._pending:  # (records, samples, classes) → per-sample losses and hits per record
+            logits, labels = torch.stack(self._pending), self._labels.expand(len(self._pending), -1)
+            losses = F.cross_entropy(logits.transpose(1, 2), labels, reduction="none")
+            hits = (logits.argmax(2) == labels).float()
+            parts = zip(losses.split(self._sizes, 1), hits.split(self._sizes, 1), strict=True)
+            rows = torch.cat([torch.stack([los.mean(1), hit.mean(1)], 1) for los, hit in parts], 1)
+            self._table, self._pending = torch.cat([self._table, rows]), []
         if self._run is None:
-            records, val = len(self._steps_seen), len(self.sets) > 1
-            columns = torch.tensor(self._history).reshape(records, -1).T  # loss, acc[, val …]
-            val_columns = (columns[2], columns[3]) if val else (None, None)
+            columns = self._table.T  # loss, accuracy[, val_loss, val_accuracy]
+            val_columns = (columns[2], columns[3]) if len(columns) > 2 else (None, None)
             steps = torch.tensor(self._steps_seen)
             self._run = ClassifierRun(steps, columns[0], columns[1], *val_columns, self.seconds)
         return self._run
