@@ -3,6 +3,8 @@ right and wrong answers, and the torchrun script run on 2 processes (gloo) again
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import math
 import os
@@ -10,6 +12,7 @@ import subprocess
 import sys
 
 import numpy as np
+import PIL.Image
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,6 +23,7 @@ from torch import nn
 
 from utils import nb09_modern_models as nb
 from utils.check import NOT_ATTEMPTED_MARK, PASS_MARK
+from utils.widgets import blit_png
 
 
 @pytest.fixture
@@ -122,7 +126,67 @@ def test_fit_lora_rejects_bad_input():
         nb.fit_lora(task, rank=0, alpha=1.0)
 
 
+def _assert_same_fit(got, want, *, rtol=1e-4, atol=1e-6):
+    assert got.scale == want.scale and got.A.shape == want.A.shape and got.B.shape == want.B.shape
+    for name in ("errors", "A", "B"):
+        torch.testing.assert_close(getattr(got, name), getattr(want, name), rtol=rtol, atol=atol)
+
+
+def test_fit_lora_grid_fits_each_setting_as_fit_lora_does():
+    task = nb.make_lora_task()
+    fits = nb.fit_lora_grid(task, ranks=(1, 3, 8), alphas=(1, 16.0), steps=40)
+    assert sorted(fits) == sorted(itertools.product((1, 3, 8), (1.0, 16.0)))
+    for (rank, alpha), fit in fits.items():  # ranks 1 and 3 padded to 8 with zeros that stay 0
+        _assert_same_fit(fit, nb.fit_lora(task, rank, alpha, steps=40))
+
+
+def test_fit_lora_grid_rejects_bad_input():
+    task = nb.make_lora_task()
+    with pytest.raises(TypeError, match="LoraTask"):
+        nb.fit_lora_grid((task.weight,), ranks=(2,), alphas=(1.0,))
+    with pytest.raises(ValueError, match="alpha must be a finite number ≥ 0"):
+        nb.fit_lora_grid(task, ranks=(2,), alphas=(1.0, -1.0))
+    with pytest.raises(ValueError, match="rank must be at least 1"):
+        nb.fit_lora_grid(task, ranks=(0, 2), alphas=(1.0,))
+
+
 # --- §4 the demo (tests/test_demos.py sweeps its controls like every demo's) ------------------
+
+
+def test_demo_fits_are_every_slider_setting_as_fit_lora_fits_it():
+    fits = nb.demo_fits()
+    assert nb.demo_fits() is fits  # fitted once
+    assert sorted(fits) == sorted(itertools.product(nb.RANK_CHOICES, map(float, nb.ALPHA_CHOICES)))
+    task = nb.make_lora_task()
+    for rank, alpha in ((1, 32.0), (4, 4.0), (16, 1.0)):
+        _assert_same_fit(fits[rank, alpha], nb.fit_lora(task, rank, alpha))
+
+
+def png_pixels(data: bytes) -> np.ndarray:
+    return np.asarray(PIL.Image.open(io.BytesIO(bytes(data))))
+
+
+def test_the_demo_updates_its_artists_in_place():
+    demo = nb.build_demo(rank=2, alpha=4)
+    view, fig = demo.figure.nb09_view, demo.figure
+    artists = [view.curve, view.floor, view.learned, view.legend, *fig.axes]
+    positions = [ax.get_position().bounds for ax in fig.axes]
+    for rank, alpha in ((8, 4), (8, 32), (1, 1), (4, 2)):
+        demo.controls["rank"].value, demo.controls["alpha"].value = rank, alpha
+        fit, floor = nb.demo_fits()[rank, alpha], nb.rank_floor(nb.make_lora_task().shift, rank)
+        assert f"error after 150 steps {float(fit.errors[-1]):.3f}" in demo.readout.value
+        assert [view.curve, view.floor, view.learned, view.legend, *fig.axes] == artists
+        assert [ax.get_position().bounds for ax in fig.axes] == positions
+        np.testing.assert_array_equal(view.curve.get_ydata(), fit.errors.numpy())
+        labels = [text.get_text() for text in view.legend.get_texts()]
+        assert labels[0] == f"rank {rank}, α {alpha:g}"
+        assert view.floor.get_visible() == (floor > 0)  # for r ≥ 4 the floor is 0 up to rounding
+        assert labels[1] == (
+            f"best rank-{rank}: {floor:.3f}" if floor > 0 else f"best rank-{rank}: 0"
+        )
+        # the kept still parts plus the redrawn artists give the pixels of a full draw
+        full = blit_png(fig, [view.moving], redo=0)
+        np.testing.assert_array_equal(png_pixels(demo.image.value), png_pixels(full))
 
 
 def test_draw_lora_readout_and_floor():

@@ -4,7 +4,8 @@ Everything notebook 09 needs but does not show, by section:
 
 - §3 parametrizations: :func:`singular_values`, :func:`plot_singular_values`.
 - §4 LoRA: :func:`make_lora_task`, :func:`lora_parameter_count`, :func:`rank_floor`,
-  :func:`fit_lora`, and the slider demo :func:`build_demo` (rank × α).
+  :func:`fit_lora`, and the slider demo :func:`build_demo` (rank × α; every setting fitted at
+  once by :func:`fit_lora_grid` and kept by :func:`demo_fits`, drawn by :class:`LoraView`).
 - §5 low-bit weights: :func:`fake_quantize`, :func:`relative_output_error`,
   :func:`plot_error_vs_bits`.
 - §6 bfloat16: :func:`median_seconds`.
@@ -42,7 +43,7 @@ from utils._validate import (
     require_shape,
 )
 from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
-from utils.widgets import SliderDemo, choice_slider, slider_demo
+from utils.widgets import SliderDemo, blit_png, choice_slider, slider_demo
 
 __all__ = [
     "ALPHA_CHOICES",
@@ -50,13 +51,16 @@ __all__ = [
     "TENSOR_PARALLEL_SCRIPT",
     "LoraFit",
     "LoraTask",
+    "LoraView",
     "build_demo",
     "check_megatron_bytes",
     "check_merge_lora",
     "check_quantize_per_channel",
+    "demo_fits",
     "draw_lora",
     "fake_quantize",
     "fit_lora",
+    "fit_lora_grid",
     "lora_parameter_count",
     "make_lora_task",
     "median_seconds",
@@ -261,9 +265,63 @@ def fit_lora(
     return LoraFit(errors, A.detach(), B.detach(), scale)
 
 
-@lru_cache(maxsize=64)
-def _demo_fit(rank: int, alpha: float) -> LoraFit:
-    return fit_lora(_demo_task(), rank, alpha)
+def fit_lora_grid(
+    task: LoraTask,
+    ranks: Sequence[int],
+    alphas: Sequence[float],
+    *,
+    steps: int = LORA_STEPS,
+    lr: float = LORA_LR,
+    seed: int = 1,
+) -> dict[tuple[int, float], LoraFit]:
+    """:func:`fit_lora` for every ``(rank, α)`` of ``ranks × alphas``, all trained at once.
+
+    Each setting is its own adapter, stacked into one batch: a rank-``r`` adapter is padded to
+    the largest rank with zero rows of ``A`` and zero columns of ``B``. Those get zero gradients,
+    so Adam never moves them (its step is ``m̂ / (√v̂ + ε)``, and ``m`` stays 0), and ``A``'s
+    first ``r`` rows are the ``A`` that ``fit_lora`` draws from ``seed``: every fit equals
+    ``fit_lora(task, r, α)`` up to float rounding (tested). One batched step costs far less than
+    one step per setting. Used by the demo.
+
+    >>> fits = fit_lora_grid(make_lora_task(), ranks=(1, 4), alphas=(2.0, 8.0), steps=3)
+    >>> sorted(fits), fits[1, 8.0].A.shape, fits[1, 8.0].scale
+    ([(1, 2.0), (1, 8.0), (4, 2.0), (4, 8.0)], torch.Size([1, 64]), 8.0)
+    """
+    if not isinstance(task, LoraTask):
+        raise TypeError(f"task must be a LoraTask from make_lora_task(); got {type(task).__name__}")
+    settings = [
+        (require_int(rank, name="rank"), require_real(alpha, name="alpha", low=0.0))
+        for rank in ranks
+        for alpha in alphas
+    ]
+    require_int(steps, name="steps")
+    lr = require_real(lr, name="lr", low=0.0)
+    (d_out, d_in), top = task.weight.shape, max(rank for rank, _ in settings)
+    generator = torch.Generator().manual_seed(seed)
+    A0 = nn.init.kaiming_uniform_(torch.empty(top, d_in), a=math.sqrt(5), generator=generator)
+    keep = torch.stack([torch.arange(top) < rank for rank, _ in settings]).float()  # (k, top)
+    A = (keep[:, :, None] * A0).requires_grad_()  # (k, top, d_in): rows ≥ r are 0
+    B = torch.zeros(len(settings), d_out, top, requires_grad=True)
+    scale = torch.tensor([alpha / rank for rank, alpha in settings])[:, None, None]
+    optimizer = torch.optim.Adam([A, B], lr=lr)
+    errors = torch.empty(steps, len(settings))
+    frozen, shift_norm = F.linear(task.x, task.weight, task.bias), task.shift.norm()
+    with threads(1):  # small matrices: a second thread costs more than it saves
+        for step in range(steps):
+            h = frozen + scale * (task.x @ A.transpose(1, 2) @ B.transpose(1, 2))  # (k, n, d_out)
+            loss = ((h - task.y) ** 2).mean(dim=(1, 2)).sum()  # each setting's own MSE
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                errors[step] = torch.linalg.matrix_norm(scale * B @ A - task.shift) / shift_norm
+    A, B = A.detach(), B.detach()
+    return {
+        (rank, alpha): LoraFit(
+            errors[:, k].clone(), A[k, :rank].clone(), B[k, :, :rank].clone(), alpha / rank
+        )
+        for k, (rank, alpha) in enumerate(settings)
+    }
 
 
 @lru_cache(maxsize=1)
@@ -271,53 +329,96 @@ def _demo_task() -> LoraTask:
     return make_lora_task()
 
 
+@lru_cache(maxsize=1)
+def demo_fits() -> dict[tuple[int, float], LoraFit]:
+    """Every ``(rank, α)`` the demo offers, fitted at once (:func:`fit_lora_grid`) when the demo
+    is first built, then kept: what the demo shows (notebook 09, §4)."""
+    return fit_lora_grid(_demo_task(), RANK_CHOICES, [float(a) for a in ALPHA_CHOICES])
+
+
+#: How many singular values the demo's right panel shows.
+SHOWN_SINGULAR_VALUES = 8
+
+
+class LoraView:
+    """The demo's two panels: the error of the learned update per Adam step with the rank's
+    floor, and its singular values against the target's. Made once; :meth:`update` changes the
+    moving artists in place and :meth:`png` redraws only those over the kept still parts."""
+
+    def __init__(self, fig: Figure) -> None:
+        task = _demo_task()
+        ax_err, ax_sv = fig.subplots(1, 2, width_ratios=[1.3, 1])
+        steps = range(1, LORA_STEPS + 1)
+        (self.curve,) = ax_err.semilogy(steps, [1.0] * LORA_STEPS, color="tab:blue", label=" ")
+        self.floor = ax_err.axhline(1.0, color="tab:red", ls="--", lw=1, label=" ")
+        ax_err.set_ylim(1e-3, 2.0)
+        ax_err.set_yticks([1e-3, 1e-2, 1e-1, 1.0], ["0.001", "0.01", "0.1", "1"])  # few fixed
+        ax_err.yaxis.set_minor_formatter(NullFormatter())  # ticks: text is the slowest to draw
+        ax_err.set_xticks(range(0, LORA_STEPS + 1, 50))
+        ax_err.set(
+            xlabel="Adam step", ylabel="‖(α/r)BA − Δ‖ / ‖Δ‖", title="error of the learned update"
+        )
+        self.legend = ax_err.legend(loc="lower left", fontsize=8)
+        shown = range(1, SHOWN_SINGULAR_VALUES + 1)
+        target = singular_values(task.shift)[:SHOWN_SINGULAR_VALUES]
+        ax_sv.bar(shown, target.numpy(), color="0.8", label="target shift Δ")
+        (self.learned,) = ax_sv.plot(
+            shown, [0.0] * len(shown), "o", color="tab:blue", label="learned (α/r)BA"
+        )
+        ax_sv.set_ylim(0, 1.1)
+        ax_sv.set_xticks(shown)
+        ax_sv.set_yticks([0, 0.25, 0.5, 1.0])
+        ax_sv.set(xlabel="index i", ylabel="σᵢ", title="singular values")
+        ax_sv.legend(fontsize=8)
+        self.fig, self.moving = fig, [self.curve, self.floor, self.learned, self.legend]
+
+    def update(self, rank: int, alpha: float) -> str:
+        """Show the fit for ``(rank, alpha)``; return the readout."""
+        task, fit = _demo_task(), demo_fits()[int(rank), float(alpha)]
+        floor = rank_floor(task.shift, rank)
+        self.curve.set_ydata(fit.errors.numpy())
+        # The shift has rank 4: from r = 4 on nothing stops the error from reaching 0, no line.
+        self.floor.set(ydata=[floor, floor], visible=floor > 0)
+        self.legend.legend_handles[1].set_visible(floor > 0)
+        floor_label = f"best rank-{rank}: {floor:.3f}" if floor > 0 else f"best rank-{rank}: 0"
+        for text, label in zip(
+            self.legend.get_texts(), [f"rank {rank}, α {alpha:g}", floor_label], strict=True
+        ):
+            text.set_text(label)
+        learned = singular_values(fit.scale * fit.B @ fit.A)[:SHOWN_SINGULAR_VALUES]
+        self.learned.set_ydata(learned.numpy())
+        d_out, d_in = task.weight.shape
+        count, full = lora_parameter_count(d_in, d_out, rank), d_in * d_out
+        return (
+            f"rank {rank}, α {alpha:g} (scale α/r = {alpha / rank:.2f}): error after "
+            f"{len(fit.errors)} steps {float(fit.errors[-1]):.3f} (rank-{rank} floor {floor:.3f}); "
+            f"trainable {count:,} numbers vs {full:,} weights ({100 * count / full:.0f} %)"
+        )
+
+    def png(self) -> bytes:
+        """The current picture: the kept still parts, the moving artists drawn over them."""
+        return blit_png(self.fig, [self.moving])
+
+
 def draw_lora(fig: Figure, rank: int, alpha: float) -> str:
     """Error curve and learned singular values for one (rank, α); returns the readout."""
-    task, fit = _demo_task(), _demo_fit(int(rank), float(alpha))
-    floor = rank_floor(task.shift, rank)
-    ax_err, ax_sv = fig.subplots(1, 2, width_ratios=[1.3, 1])
-    steps = range(1, len(fit.errors) + 1)
-    ax_err.semilogy(steps, fit.errors.numpy(), color="tab:blue", label=f"rank {rank}, α {alpha:g}")
-    if floor > 0:
-        ax_err.axhline(
-            floor, color="tab:red", ls="--", lw=1, label=f"best rank-{rank}: {floor:.3f}"
-        )
-    else:  # the shift has rank 4: from r = 4 on, nothing stops the error from reaching 0
-        ax_err.plot([], [], " ", label=f"best rank-{rank}: 0")
-    ax_err.set_ylim(1e-3, 2.0)
-    ax_err.set_yticks([1e-3, 1e-2, 1e-1, 1.0], ["0.001", "0.01", "0.1", "1"])  # few fixed ticks:
-    ax_err.yaxis.set_minor_formatter(NullFormatter())  # text is the slowest thing to draw
-    ax_err.set_xticks(range(0, len(fit.errors) + 1, 50))
-    ax_err.set(
-        xlabel="Adam step", ylabel="‖(α/r)BA − Δ‖ / ‖Δ‖", title="error of the learned update"
-    )
-    ax_err.legend(loc="lower left", fontsize=8)
-    shown = 8
-    target = singular_values(task.shift)[:shown]
-    learned = singular_values(fit.scale * fit.B @ fit.A)[:shown]
-    ax_sv.bar(range(1, shown + 1), target.numpy(), color="0.8", label="target shift Δ")
-    ax_sv.plot(range(1, shown + 1), learned.numpy(), "o", color="tab:blue", label="learned (α/r)BA")
-    ax_sv.set_ylim(0, 1.1)
-    ax_sv.set_xticks(range(1, shown + 1))
-    ax_sv.set_yticks([0, 0.25, 0.5, 1.0])
-    ax_sv.set(xlabel="index i", ylabel="σᵢ", title="singular values")
-    ax_sv.legend(fontsize=8)
-    d_out, d_in = task.weight.shape
-    count, full = lora_parameter_count(d_in, d_out, rank), d_in * d_out
-    return (
-        f"rank {rank}, α {alpha:g} (scale α/r = {alpha / rank:.2f}): error after "
-        f"{len(fit.errors)} steps {float(fit.errors[-1]):.3f} (rank-{rank} floor {floor:.3f}); "
-        f"trainable {count:,} numbers vs {full:,} weights ({100 * count / full:.0f} %)"
-    )
+    fig.nb09_view = LoraView(fig)
+    return fig.nb09_view.update(rank, alpha)
 
 
 def build_demo(rank: int = 2, alpha: float = 4) -> SliderDemo:
-    """Two sliders (LoRA rank r, α) driving :func:`draw_lora` (notebook 09, §4)."""
+    """Two sliders (LoRA rank r, α) driving :func:`draw_lora` (notebook 09, §4): the first
+    picture is drawn and laid out once, a move updates its artists and redraws only those."""
     controls = {
         "rank": choice_slider("rank r", RANK_CHOICES, rank),
         "alpha": choice_slider("alpha α", ALPHA_CHOICES, alpha),
     }
-    return slider_demo(draw_lora, controls, figsize=(10.0, 3.6))
+
+    def update(fig: Figure, rank: int, alpha: float) -> tuple[str, bytes]:
+        text = fig.nb09_view.update(rank, alpha)
+        return text, fig.nb09_view.png()
+
+    return slider_demo(draw_lora, controls, figsize=(10.0, 3.6), update=update)
 
 
 # --- §5 low-bit weights ---------------------------------------------------------------------
