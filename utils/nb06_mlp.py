@@ -167,11 +167,13 @@ class ClassifierTraining:
         """What was recorded so far, as :func:`train_classifier` returns it."""
         if self._pending:  # (records, samples, classes) → per-sample losses and hits per record
             logits, labels = torch.stack(self._pending), self._labels.expand(len(self._pending), -1)
-            losses = F.cross_entropy(logits.transpose(1, 2), labels, reduction="none")
-            hits = (logits.argmax(2) == labels).float()
-            parts = zip(losses.split(self._sizes, 1), hits.split(self._sizes, 1), strict=True)
-            rows = torch.cat([torch.stack([los.mean(1), hit.mean(1)], 1) for los, hit in parts], 1)
-            self._table, self._pending = torch.cat([self._table, rows]), []
+            with threads(1):  # small: on a busy machine a second thread only waits for a core
+                losses = F.cross_entropy(logits.transpose(1, 2), labels, reduction="none")
+                hits = (logits.argmax(2) == labels).float()
+                parts = zip(losses.split(self._sizes, 1), hits.split(self._sizes, 1), strict=True)
+                rows = [torch.stack([los.mean(1), hit.mean(1)], 1) for los, hit in parts]
+                self._table = torch.cat([self._table, torch.cat(rows, 1)])
+            self._pending = []
         if self._run is None:
             columns = self._table.T  # loss, accuracy[, val_loss, val_accuracy]
             val_columns = (columns[2], columns[3]) if len(columns) > 2 else (None, None)
@@ -301,6 +303,13 @@ class BoundaryHistory:
         return self.training.run()
 
 
+@functools.lru_cache(maxsize=4)
+def _demo_data(dataset: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The demo's 480 points (80 to train on, 400 to validate), one set for every setting."""
+    with threads(1):  # 480 points: on a busy machine a second thread only waits for a core
+        return toy_data(dataset, 480, noise=0.25 if dataset == "moons" else 0.05, seed=seed)
+
+
 @functools.lru_cache(maxsize=64)
 def boundary_history(width, depth, weight_decay=0.0, dropout=0.0, dataset="moons", seed=0):
     """One seeded MLP per demo setting, trained on 80 points only when asked and only as far as
@@ -314,7 +323,7 @@ def boundary_history(width, depth, weight_decay=0.0, dropout=0.0, dataset="moons
     >>> history.train_to(500), history.run.val_acc[-1].item() > 0.85
     (400, True)
     """
-    X, y = toy_data(dataset, 480, noise=0.25 if dataset == "moons" else 0.05, seed=seed)
+    X, y = _demo_data(dataset, seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build_mlp(2, width, depth, 2, dropout=dropout)
