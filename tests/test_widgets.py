@@ -180,3 +180,10 @@ def test_blit_png_reuses_kept_stages_with_the_pixels_of_a_full_draw():
         fast.set_ydata([fast_y, 1 - fast_y])
         kept = pixels(blit_png(fig, [[slow], [fast]], redo=redo))
         np.testing.assert_array_equal(kept, pixels(blit_png(fig, [[slow], [fast]], redo=0)))
+
+
+def test_blit_png_drops_the_alpha_channel_only_of_an_opaque_figure():
+    for facecolor, mode in (("white", "RGB"), ("none", "RGBA")):
+        fig = Figure(figsize=(2, 1), dpi=50, facecolor=facecolor)
+        (line,) = fig.add_subplot().plot([0, 1], [0, 1])
+        assert PIL.Image.open(io.BytesIO(blit_png(fig, [[line]], redo=0))).mode == mode
