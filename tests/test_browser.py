@@ -52,6 +52,8 @@ MOVES_PER_SLIDER = 3
 DRAG_MOVES, DRAG_INTERVAL_MS = 25, 40
 #: After mouse-up, the demo has settled when no new picture came for this long.
 QUIET_MS = 1_000
+#: Before a key press, no new picture for this long: the earlier moves' pictures have all come.
+KEY_QUIET_MS = 300
 #: Screenshots taller than this (px) are cut; Chromium cannot paint much more in one go.
 MAX_SCREENSHOT_HEIGHT = 16000
 
@@ -79,16 +81,26 @@ _DEMO_PARTS_JS = """handle => {
     return null;
 }"""
 
-# Arm a one-shot measurement: key-down time on the handle, time the image's src changes.
+# Arm a one-shot measurement: key-down time on the handle, time the image's src changes. A
+# picture that arrives before the key press belongs to an earlier move and is not counted.
 _ARM_JS = """([handle, image]) => {
     const move = {t0: null, t1: null, src: image.src};
     window.__sliderMove = move;
     handle.addEventListener('keydown', () => { move.t0 = performance.now(); },
                             {capture: true, once: true});
     const observer = new MutationObserver(() => {
+        if (move.t0 === null) { move.src = image.src; return; }
         if (image.src !== move.src) { move.t1 = performance.now(); observer.disconnect(); }
     });
     observer.observe(image, {attributes: true, attributeFilter: ['src']});
+}"""
+
+# Keep the time of the image's latest src change on the image (one observer per image).
+_WATCH_JS = """image => {
+    if (image.__lastChange !== undefined) return;
+    image.__lastChange = performance.now();
+    new MutationObserver(() => { image.__lastChange = performance.now(); })
+        .observe(image, {attributes: true, attributeFilter: ['src']});
 }"""
 
 
@@ -253,7 +265,17 @@ def _aria_value(handle: ElementHandle, name: str) -> float:
 
 
 def _move_slider(page: Page, handle: ElementHandle, image: ElementHandle, key: str) -> float:
-    """Press ``key`` on the focused handle; return ms from key-down to the new image src."""
+    """Press ``key`` on the focused handle; return ms from key-down to the new image src.
+
+    First wait until the picture has not changed for ``KEY_QUIET_MS``: a picture still on its
+    way from an earlier move would otherwise be taken for this move's (a busy kernel lags)."""
+    page.evaluate(_WATCH_JS, image)
+    page.wait_for_function(
+        "([image, quiet]) => performance.now() - image.__lastChange > quiet",
+        arg=[image, KEY_QUIET_MS],
+        timeout=30_000,
+        polling=50,
+    )
     page.evaluate(_ARM_JS, [handle, image])
     handle.press(key)
     page.wait_for_function("() => window.__sliderMove.t1 !== null", timeout=15_000, polling="raf")
