@@ -144,6 +144,9 @@ def _latency_lines() -> list[str]:
             )
         else:
             lines.append(f"{name:<28} no sliders")
+    every = [latency for *_, latencies, _zoom in SLIDER_LATENCIES for latency in latencies]
+    if every:
+        lines.append(f"all sliders: {len(every)} moves, median {statistics.median(every):.0f} ms")
     return lines
 
 
