@@ -181,10 +181,10 @@ WORDS = {
         "binder": "Run it on Binder",
         "show_code": "show code",
         "other": "中文",
-        "other_lang": "zh-CN",
+        "other_lang": "zh",
     },
     "zh": {
-        "lang": "zh-CN",
+        "lang": "zh",
         "series": "动手学 torch.nn.Linear",
         "start": "从这里开始：系列地图",
         "download": "下载本笔记本（.ipynb）",
@@ -237,8 +237,8 @@ def page_actions(notebook_name: str, language: str = "en") -> str:
     <div class="page-actions"><a class="download-notebook" href="notebooks/01_a.ipynb"
     download>Download this notebook (.ipynb)</a> <a class="binder-link"
     href="https://mybinder.org/v2/gh/OWNER/REPO/main?urlpath=lab/tree/notebooks/01_a.ipynb">Run it
-    on Binder</a> <a class="language-switch" href="zh/01_a.html" hreflang="zh-CN"
-    lang="zh-CN">中文</a></div>
+    on Binder</a> <a class="language-switch" href="zh/01_a.html" hreflang="zh"
+    lang="zh">中文</a></div>
     >>> print(page_actions("00_start_here.ipynb", "zh"))  # doctest: +NORMALIZE_WHITESPACE
     <div class="page-actions"><a class="download-notebook" href="notebooks/00_start_here.ipynb"
     download>下载本笔记本（.ipynb）</a> <a class="binder-link"
@@ -318,11 +318,12 @@ def render(out: Path, notebooks: Path = NOTEBOOKS, language: str = "en") -> list
     # A learner's kernel draws with the inline backend; an inherited MPLBACKEND (e.g. Agg
     # from a test run) would silently drop every plot from the pages.
     os.environ.pop("MPLBACKEND", None)
+    words = WORDS[language]
     exporter = HTMLExporter(
         extra_loaders=[DictLoader({"series.html.j2": TEMPLATE})],
         template_file="series.html.j2",
+        language_code=words["lang"],  # <html lang="…">: the browser picks fonts by it
     )
-    words = WORDS[language]
     static = STATIC if language == "en" else f"../{STATIC}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "notebooks").mkdir(exist_ok=True)
@@ -350,7 +351,7 @@ def render(out: Path, notebooks: Path = NOTEBOOKS, language: str = "en") -> list
         }
         body, _resources = exporter.from_notebook_node(
             notebook,
-            resources={"metadata": {"name": title}, "site": site, "language_code": words["lang"]},
+            resources={"metadata": {"name": title}, "site": site},
         )
         page = out / name
         page.write_text(rewrite_links(body), encoding="utf-8")
