@@ -2,12 +2,14 @@
 
 Usage: python -m scripts.render_html [--out build/html]
 
-Each lesson in ``notebooks/`` runs top to bottom in a fresh kernel, as is (exercises stay
-untouched stubs), with the widget state stored, so a slider demo shows its first picture and
-readout on the static page. nbconvert's HTML exporter writes one page per lesson; the start
-page (``00_start_here.ipynb``) becomes ``index.html``; links between notebooks point at the
-pages. Every page has a sidebar with the reading order, a link to download its ``.ipynb`` and
-one to open it on Binder. Code that JupyterLab shows folded (the solutions) is folded here too.
+Each lesson in ``notebooks/`` (and in ``notebooks/zh/``, the Chinese edition, whose pages go to
+``zh/``, with a language switch on every page) runs top to bottom in a fresh kernel, as is
+(exercises stay untouched stubs), with the widget state stored, so a slider demo shows its
+first picture and readout on the static page. nbconvert's HTML exporter writes one page per
+lesson; the start page (``00_start_here.ipynb``) becomes ``index.html``; links between
+notebooks point at the pages. Every page has a sidebar with the reading order, a link to
+download its ``.ipynb``, one to open it on Binder and one to the other edition. Code that
+JupyterLab shows folded (the solutions) is folded here too.
 
 The pages load nothing from the network: MathJax 3 (SVG output, so no web fonts) and the
 widget renderer (``@jupyter-widgets/html-manager``'s ``embed.js``) come from the npm registry
@@ -79,7 +81,7 @@ var hub = {
 };
 window.MathJax.Hub = hub;
 </script>
-<script src="_static/mathjax/tex-svg-full.js" defer></script>
+<script src="{static}/mathjax/tex-svg-full.js" defer></script>
 """
 
 #: Extends JupyterLab's nbconvert template: bundled scripts instead of CDNs, a sidebar, links to
@@ -89,14 +91,14 @@ TEMPLATE = """\
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {% block jupyter_widgets %}
 {%- if "widgets" in nb.metadata -%}
-<script src="_static/widgets/embed.js"></script>
+<script src="{{ resources.site.static }}/widgets/embed.js"></script>
 {%- endif -%}
 {% endblock jupyter_widgets %}
 {%- block html_head_js_mathjax -%}
 {{ resources.site.mathjax }}
 {%- endblock html_head_js_mathjax -%}
 {%- block html_head_css -%}
-<link rel="stylesheet" href="_static/site.css">
+<link rel="stylesheet" href="{{ resources.site.static }}/site.css">
 {%- endblock html_head_css -%}
 {%- block body_header -%}
 <body class="jp-Notebook" data-jp-theme-light="true" data-jp-theme-name="JupyterLab Light">
@@ -106,7 +108,7 @@ TEMPLATE = """\
 {%- endblock body_header -%}
 {% block input_group -%}
 {%- if cell.metadata.get('jupyter', {}).get('source_hidden') -%}
-<details class="folded-input"><summary>show code</summary>
+<details class="folded-input"><summary>{{ resources.site.show_code }}</summary>
 {{ super() }}
 </details>
 {%- else -%}
@@ -138,8 +140,9 @@ details.folded-input > summary { cursor: pointer; color: #555; font: 13px system
 }
 """
 
-# href="02_linear_layer.ipynb" or href="02_linear_layer.ipynb#section" -> the HTML page.
-NOTEBOOK_LINK = re.compile(r'href="(\d{2}_[a-z0-9_]+)\.ipynb(#[^"]*)?"')
+# href="02_linear_layer.ipynb" or href="02_linear_layer.ipynb#section" -> the HTML page; the
+# start pages link to each other's edition (zh/… and ../…).
+NOTEBOOK_LINK = re.compile(r'href="((?:zh/|\.\./)?)(\d{2}_[a-z0-9_]+)\.ipynb(#[^"]*)?"')
 
 
 def page_name(notebook_name: str) -> str:
@@ -160,11 +163,40 @@ def rewrite_links(page: str) -> str:
     '<a href="02_x.html">next</a> <a href="index.html">up</a>'
     >>> rewrite_links('<a href="03_y.ipynb#2.-Init">there</a>')
     '<a href="03_y.html#2.-Init">there</a>'
+    >>> rewrite_links('<a href="zh/00_start_here.ipynb">中文</a>')
+    '<a href="zh/index.html">中文</a>'
     """
-    return NOTEBOOK_LINK.sub(lambda m: f'href="{page_name(m[1] + ".ipynb")}{m[2] or ""}"', page)
+    return NOTEBOOK_LINK.sub(
+        lambda m: f'href="{m[1]}{page_name(m[2] + ".ipynb")}{m[3] or ""}"', page
+    )
 
 
-def sidebar(entries: list[tuple[str, str]], current: str) -> str:
+#: Everything the site itself says, per edition. The Chinese pages live in ``zh/``.
+WORDS = {
+    "en": {
+        "lang": "en",
+        "series": "torch.nn.Linear, hands on",
+        "start": "Start here: the series map",
+        "download": "Download this notebook (.ipynb)",
+        "binder": "Run it on Binder",
+        "show_code": "show code",
+        "other": "中文",
+        "other_lang": "zh",
+    },
+    "zh": {
+        "lang": "zh",
+        "series": "动手学 torch.nn.Linear",
+        "start": "从这里开始：系列地图",
+        "download": "下载本笔记本（.ipynb）",
+        "binder": "在 Binder 上运行",
+        "show_code": "显示代码",
+        "other": "English",
+        "other_lang": "en",
+    },
+}
+
+
+def sidebar(entries: list[tuple[str, str]], current: str, language: str = "en") -> str:
     """The reading order, ``(page, title)`` pairs, the current page marked.
 
     >>> print(sidebar([("index.html", "Start"), ("01_a.html", "01 · A")], "01_a.html"))
@@ -188,7 +220,7 @@ def sidebar(entries: list[tuple[str, str]], current: str) -> str:
     return "\n".join(
         [
             '<nav class="series-sidebar" aria-label="Series">',
-            '<h2><a href="index.html">torch.nn.Linear, hands on</a></h2>',
+            f'<h2><a href="index.html">{WORDS[language]["series"]}</a></h2>',
             "<ol>",
             *items,
             "</ol>",
@@ -197,21 +229,33 @@ def sidebar(entries: list[tuple[str, str]], current: str) -> str:
     )
 
 
-def page_actions(notebook_name: str) -> str:
-    """Links to the notebook itself: download the ``.ipynb``, or run it on Binder.
+def page_actions(notebook_name: str, language: str = "en") -> str:
+    """Links to the notebook itself (download the ``.ipynb``, run it on Binder) and to the same
+    page in the other edition.
 
     >>> print(page_actions("01_a.ipynb"))  # doctest: +NORMALIZE_WHITESPACE
     <div class="page-actions"><a class="download-notebook" href="notebooks/01_a.ipynb"
     download>Download this notebook (.ipynb)</a> <a class="binder-link"
     href="https://mybinder.org/v2/gh/OWNER/REPO/main?urlpath=lab/tree/notebooks/01_a.ipynb">Run it
-    on Binder</a></div>
+    on Binder</a> <a class="language-switch" href="zh/01_a.html" hreflang="zh"
+    lang="zh">中文</a></div>
+    >>> print(page_actions("00_start_here.ipynb", "zh"))  # doctest: +NORMALIZE_WHITESPACE
+    <div class="page-actions"><a class="download-notebook" href="notebooks/00_start_here.ipynb"
+    download>下载本笔记本（.ipynb）</a> <a class="binder-link"
+    href="https://mybinder.org/v2/gh/OWNER/REPO/main?urlpath=lab/tree/notebooks/zh/00_start_here.ipynb">在
+    Binder 上运行</a> <a class="language-switch" href="../index.html" hreflang="en"
+    lang="en">English</a></div>
     """
-    name = html.escape(notebook_name)
+    words, name = WORDS[language], html.escape(notebook_name)
+    folder = "notebooks/zh" if language == "zh" else "notebooks"
+    other = ("zh/" if language == "en" else "../") + page_name(notebook_name)
     return (
         f'<div class="page-actions"><a class="download-notebook" href="notebooks/{name}" '
-        f"download>Download this notebook (.ipynb)</a> "
-        f'<a class="binder-link" href="{BINDER}?urlpath=lab/tree/notebooks/{name}">'
-        "Run it on Binder</a></div>"
+        f"download>{words['download']}</a> "
+        f'<a class="binder-link" href="{BINDER}?urlpath=lab/tree/{folder}/{name}">'
+        f"{words['binder']}</a> "
+        f'<a class="language-switch" href="{other}" hreflang="{words["other_lang"]}" '
+        f'lang="{words["other_lang"]}">{words["other"]}</a></div>'
     )
 
 
@@ -259,8 +303,12 @@ def copy_assets(out: Path, modules: Path) -> None:
     (static / "site.css").write_text(SITE_CSS, encoding="utf-8")
 
 
-def render(out: Path, notebooks: Path = NOTEBOOKS) -> list[Path]:
-    """Execute and export the series to ``out``; return the pages written."""
+def render(out: Path, notebooks: Path = NOTEBOOKS, language: str = "en") -> list[Path]:
+    """Execute and export one edition of the series to ``out``; return the pages written.
+
+    The English edition goes to the site's root, the Chinese one to ``zh/`` below it; both
+    share one ``_static/``.
+    """
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     from nbformat import read, reads
@@ -270,22 +318,21 @@ def render(out: Path, notebooks: Path = NOTEBOOKS) -> list[Path]:
     # A learner's kernel draws with the inline backend; an inherited MPLBACKEND (e.g. Agg
     # from a test run) would silently drop every plot from the pages.
     os.environ.pop("MPLBACKEND", None)
+    words = WORDS[language]
     exporter = HTMLExporter(
         extra_loaders=[DictLoader({"series.html.j2": TEMPLATE})],
         template_file="series.html.j2",
+        language_code=words["lang"],  # <html lang="…">: the browser picks fonts by it
     )
-    modules = bundled_assets()
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    copy_assets(out, modules)
-    (out / "notebooks").mkdir()
+    static = STATIC if language == "en" else f"../{STATIC}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "notebooks").mkdir(exist_ok=True)
 
     start_page = notebooks / START_PAGE
     pages = [(start_page, notebook_title(start_page).replace("`", ""))]
     pages += [(book.path, book.title) for book in series(notebooks)]
     entries = [(page_name(path.name), title) for path, title in pages]
-    entries[0] = ("index.html", "Start here: the series map")
+    entries[0] = ("index.html", words["start"])
     written = []
     for path, title in pages:
         start = time.perf_counter()
@@ -296,19 +343,38 @@ def render(out: Path, notebooks: Path = NOTEBOOKS) -> list[Path]:
             notebook = reads(json.dumps(executed), as_version=4)
         name = page_name(path.name)
         site = {
-            "mathjax": MATHJAX,
-            "sidebar": sidebar(entries, name),
-            "actions": page_actions(path.name),
+            "mathjax": MATHJAX.replace("{static}", static),
+            "static": static,
+            "show_code": words["show_code"],
+            "sidebar": sidebar(entries, name, language),
+            "actions": page_actions(path.name, language),
         }
         body, _resources = exporter.from_notebook_node(
-            notebook, resources={"metadata": {"name": title}, "site": site}
+            notebook,
+            resources={"metadata": {"name": title}, "site": site},
         )
         page = out / name
         page.write_text(rewrite_links(body), encoding="utf-8")
         shutil.copy(path, out / "notebooks" / path.name)
         written.append(page)
-        print(f"{page.relative_to(out)}  ({time.perf_counter() - start:.1f} s)")
+        print(
+            f"{page.relative_to(out.parent if language != 'en' else out)}  "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
     return written
+
+
+def render_site(out: Path) -> list[Path]:
+    """Both editions: English at ``out``, Chinese at ``out/zh``, one ``_static/`` for both."""
+    from scripts.series import EDITIONS
+
+    modules = bundled_assets()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    copy_assets(out, modules)
+    pages = render(out, EDITIONS["en"], "en")
+    return pages + render(out / "zh", EDITIONS["zh"], "zh")
 
 
 def folder_size_mb(folder: Path) -> float:
@@ -321,7 +387,7 @@ def main() -> int:
     args = parser.parse_args()
     start = time.perf_counter()
     out = args.out.resolve()
-    pages = render(out)
+    pages = render_site(out)
     print(
         f"wrote {len(pages)} pages to {args.out} ({folder_size_mb(out):.1f} MB) "
         f"in {time.perf_counter() - start:.0f} s; open {out / 'index.html'}"

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EDITIONS = {"en": ROOT / "notebooks", "zh": ROOT / "notebooks" / "zh"}
 #: What the navigation bar says, per edition (the folder decides: ``zh/`` is Chinese).
 NAV_WORDS = {
-    "en": {"index": "Series index", "start": "start with"},
-    "zh": {"index": "系列目录", "start": "从这里开始："},
+    "en": {"index": "Series index", "start": "start with {first} →"},
+    "zh": {"index": "系列目录", "start": "从这里开始：{first} →"},
 }
 
 
@@ -96,7 +96,8 @@ def nav_markdown(notebooks: list[Notebook], index: int, language: str = "en") ->
     """
     words = NAV_WORDS[language]
     if index == -1:
-        return f"{NAV_MARKER}\n**{words['index']}** | {words['start']} {notebooks[0].link} →"
+        start = words["start"].format(first=notebooks[0].link)
+        return f"{NAV_MARKER}\n**{words['index']}** | {start}"
     parts = [f"[{words['index']}]({START_PAGE})"]
     if index > 0:
         parts.insert(0, f"← {notebooks[index - 1].link}")

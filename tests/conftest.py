@@ -65,13 +65,21 @@ def notebook_times() -> list[tuple[str, float]]:
     return NOTEBOOK_TIMES
 
 
-def pytest_generate_tests(metafunc) -> None:
-    """Parametrise any test taking ``notebook_path`` over the whole series, in order."""
-    if "notebook_path" in metafunc.fixturenames:
-        from scripts.series import series
+def notebook_id(path: Path) -> str:
+    """``01_affine_maps`` for the English edition, ``zh-01_affine_maps`` for the Chinese one."""
+    from scripts.series import edition_of
 
-        paths = [book.path for book in series(NOTEBOOKS)]
-        metafunc.parametrize("notebook_path", paths, ids=[p.stem for p in paths])
+    return path.stem if edition_of(path.parent) == "en" else f"zh-{path.stem}"
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Parametrise any test taking ``notebook_path`` over the whole series, in order, in both
+    editions (English, then Chinese)."""
+    if "notebook_path" in metafunc.fixturenames:
+        from scripts.series import EDITIONS, series
+
+        paths = [book.path for folder in EDITIONS.values() for book in series(folder)]
+        metafunc.parametrize("notebook_path", paths, ids=[notebook_id(p) for p in paths])
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

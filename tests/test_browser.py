@@ -24,11 +24,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import notebook_id
 from lab_server import JupyterLabServer
 from playwright.sync_api import Browser, ElementHandle, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from scripts.series import START_PAGE, series
+from scripts.series import EDITIONS, NAV_WORDS, START_PAGE, series
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -448,7 +449,7 @@ def test_lab_keeps_auth_on_and_stays_quiet(lab: JupyterLabServer):
 def test_notebook_in_jupyterlab(notebook_path: Path, lab: JupyterLabServer, page: Page):
     page_errors: list[str] = []  # uncaught exceptions in the page's JavaScript
     page.on("pageerror", lambda error: page_errors.append(str(error)))
-    failed_shot = SCREENSHOTS / f"{notebook_path.stem}-FAILED.png"
+    failed_shot = SCREENSHOTS / f"{notebook_id(notebook_path)}-FAILED.png"
     failed_shot.unlink(missing_ok=True)  # from an earlier run
     try:
         _check_notebook(notebook_path, lab, page)
@@ -461,7 +462,7 @@ def test_notebook_in_jupyterlab(notebook_path: Path, lab: JupyterLabServer, page
 
 
 def _check_notebook(notebook_path: Path, lab: JupyterLabServer, page: Page) -> None:
-    name = notebook_path.name
+    name = notebook_path.relative_to(ROOT / "notebooks").as_posix()  # zh/… for the Chinese
     page.goto(lab.lab_url(name))
     page.wait_for_selector(f"{ACTIVE_PANEL} .jp-Notebook-ExecutionIndicator", timeout=60_000)
     panels = page.locator(".jp-NotebookPanel").count()
@@ -492,7 +493,7 @@ def _check_notebook(notebook_path: Path, lab: JupyterLabServer, page: Page) -> N
         }).length"""
     )
     assert duplicated == 0, f"{name}: {duplicated} cell(s) show the same figure twice"
-    _full_screenshot(page, SCREENSHOTS / f"{notebook_path.stem}.png")
+    _full_screenshot(page, SCREENSHOTS / f"{notebook_id(notebook_path)}.png")
 
     zoom = _picture_zoom(page)
     sliders, latencies = _exercise_sliders(page, name)
@@ -502,14 +503,17 @@ def _check_notebook(notebook_path: Path, lab: JupyterLabServer, page: Page) -> N
 CURRENT_TAB = "#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel"
 
 
-def test_start_page_links_work_in_jupyterlab(lab: JupyterLabServer, page: Page):
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_start_page_links_work_in_jupyterlab(lab: JupyterLabServer, page: Page, edition: str):
     """``make lab`` opens the start page; its map opens a lesson, whose "Series index" link
-    leads back (JupyterLab opens relative .ipynb links in its own tabs)."""
-    page.goto(lab.lab_url(START_PAGE))
+    leads back (JupyterLab opens relative .ipynb links in its own tabs). The Chinese start
+    page (``zh/00_start_here.ipynb``) the same, with its own words."""
+    folder = "" if edition == "en" else f"{EDITIONS[edition].name}/"
+    page.goto(lab.lab_url(folder + START_PAGE))
     rendered = f"{ACTIVE_PANEL} .jp-RenderedMarkdown"
     page.wait_for_selector(rendered, timeout=60_000)
     assert page.inner_text(CURRENT_TAB) == START_PAGE
-    first = series(ROOT / "notebooks")[0]
+    first = series(EDITIONS[edition])[0]
     page.locator(f"{rendered} a", has_text=first.title.split(" · ", 1)[1]).first.click()
     page.wait_for_function(
         "([selector, name]) => document.querySelector(selector)?.textContent === name",
@@ -517,7 +521,7 @@ def test_start_page_links_work_in_jupyterlab(lab: JupyterLabServer, page: Page):
         timeout=30_000,
     )
     page.wait_for_selector(rendered, timeout=30_000)
-    page.locator(f"{rendered} a", has_text="Series index").first.click()
+    page.locator(f"{rendered} a", has_text=NAV_WORDS[edition]["index"]).first.click()
     page.wait_for_function(
         "([selector, name]) => document.querySelector(selector)?.textContent === name",
         arg=[CURRENT_TAB, START_PAGE],

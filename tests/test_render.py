@@ -14,8 +14,10 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from scripts.render_html import BINDER, page_name
-from scripts.series import START_PAGE, series
+import pytest
+
+from scripts.render_html import BINDER, WORDS, page_name
+from scripts.series import EDITIONS, NAV_WORDS, START_PAGE, edition_of, series
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_STATE = re.compile(
@@ -61,22 +63,35 @@ def links(page: Path) -> list[dict]:
     return parser.links
 
 
-def test_one_page_per_notebook_and_an_index(built_site: Path):
-    books = series(ROOT / "notebooks")
-    pages = {page_name(book.path.name) for book in books} | {"index.html"}
-    assert {p.name for p in built_site.iterdir()} == pages | {"_static", "notebooks"}
-    assert {p.name for p in (built_site / "notebooks").iterdir()} == {
+#: Where each edition's pages are: English at the site's root, Chinese in ``zh/``.
+SITE_FOLDER = {"en": ".", "zh": "zh"}
+
+
+def page_of(site: Path, notebook: Path) -> Path:
+    """The built page of ``notebook`` (either edition)."""
+    return site / SITE_FOLDER[edition_of(notebook.parent)] / page_name(notebook.name)
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_one_page_per_notebook_and_an_index(built_site: Path, edition: str):
+    books = series(EDITIONS[edition])
+    site = built_site / SITE_FOLDER[edition]
+    pages = {page_name(book.path.name) for book in books} | {"index.html", "notebooks"}
+    shared = {"_static", "zh"} if edition == "en" else set()
+    assert {p.name for p in site.iterdir()} == pages | shared
+    assert {p.name for p in (site / "notebooks").iterdir()} == {
         START_PAGE,
         *(book.path.name for book in books),
     }, "every page offers its notebook for download"
 
 
-def test_every_page_has_the_reading_order(built_site: Path):
-    books = series(ROOT / "notebooks")
-    expected = [("index.html", "Start here: the series map")] + [
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_every_page_has_the_reading_order(built_site: Path, edition: str):
+    books = series(EDITIONS[edition])
+    expected = [("index.html", WORDS[edition]["start"])] + [
         (page_name(book.path.name), book.title) for book in books
     ]
-    for page in built_site.glob("*.html"):
+    for page in (built_site / SITE_FOLDER[edition]).glob("*.html"):
         sidebar = [a for a in links(page) if a["sidebar"]][1:]  # after the site's title
         assert [(a["href"], a["text"]) for a in sidebar] == expected, (
             f"{page.name}: the sidebar must list the series in reading order"
@@ -85,34 +100,46 @@ def test_every_page_has_the_reading_order(built_site: Path):
         assert current == [page.name], f"{page.name}: the sidebar marks {current}"
 
 
-def test_index_is_the_start_page(built_site: Path):
-    index = built_site / "index.html"
-    assert "The series map" in index.read_text(encoding="utf-8")
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_index_is_the_start_page(built_site: Path, edition: str):
+    index = built_site / SITE_FOLDER[edition] / "index.html"
     in_page = {a["href"] for a in links(index) if not a["sidebar"]}
-    for book in series(ROOT / "notebooks"):
+    for book in series(EDITIONS[edition]):
         assert page_name(book.path.name) in in_page, f"the series map misses {book.title}"
 
 
 def test_pages_load_nothing_from_the_network(built_site: Path):
-    for page in built_site.glob("*.html"):
+    pages = [*built_site.glob("*.html"), *built_site.glob("zh/*.html")]
+    assert len(pages) == sum(len(series(folder)) + 1 for folder in EDITIONS.values())
+    for page in pages:
         text = page.read_text(encoding="utf-8")
         sources = re.findall(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="([^"]*)"', text)
         remote = [s for s in sources if re.match(r"(https?:)?//", s)]
         assert not remote, f"{page.name} loads from the network: {remote}"
         for local in sources:
             if not local.startswith("data:"):
-                assert (built_site / local).is_file(), f"{page.name}: {local} is not in the site"
+                assert (page.parent / local).is_file(), f"{page}: {local} is not in the site"
 
 
-def test_page_links_to_its_notebook_and_binder(built_site: Path, notebook_path: Path):
-    name = notebook_path.name
-    found = {a["href"]: a for a in links(built_site / page_name(name))}
+def test_page_links_to_its_notebook_binder_and_other_edition(built_site: Path, notebook_path: Path):
+    name, page = notebook_path.name, page_of(built_site, notebook_path)
+    found = {a["href"]: a for a in links(page)}
     assert "download" in found[f"notebooks/{name}"], f"{name}: no download link"
-    assert filecmp.cmp(built_site / "notebooks" / name, notebook_path, shallow=False)
-    assert f"{BINDER}?urlpath=lab/tree/notebooks/{name}" in found, f"{name}: no Binder link"
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"({BINDER}?urlpath=lab/tree/notebooks/{START_PAGE})" in readme, (
-        "the README's Binder badge and the site's Binder links must name the same repository"
+    assert filecmp.cmp(page.parent / "notebooks" / name, notebook_path, shallow=False)
+    in_repo = notebook_path.relative_to(ROOT).as_posix()
+    assert f"{BINDER}?urlpath=lab/tree/{in_repo}" in found, f"{name}: no Binder link"
+    switch = [a for a in links(page) if a.get("class") == "language-switch"]
+    assert len(switch) == 1, f"{page}: one link to the other edition"
+    other = (page.parent / switch[0]["href"]).resolve()
+    assert other.is_file() and other.name == page.name and other.parent != page.parent
+
+
+@pytest.mark.parametrize(("readme", "folder"), [("README.md", ""), ("README.zh-CN.md", "zh/")])
+def test_readme_binder_link_opens_its_editions_start_page(readme: str, folder: str):
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    assert f"({BINDER}?urlpath=lab/tree/notebooks/{folder}{START_PAGE})" in text, (
+        f"{readme}'s Binder badge and the site's Binder links must name the same repository "
+        "and open that edition's start page"
     )
 
 
@@ -123,8 +150,10 @@ def _widget_state(page: str) -> dict:
 
 
 def test_page(notebook_path: Path, built_site: Path):
-    page = (built_site / page_name(notebook_path.name)).read_text(encoding="utf-8")
+    page = page_of(built_site, notebook_path).read_text(encoding="utf-8")
     name = notebook_path.name
+    edition = edition_of(notebook_path.parent)
+    assert f'<html lang="{WORDS[edition]["lang"]}">' in page, f"{name}: page language"
 
     # The page is the executed notebook: no errors, nothing on stderr, at least one picture.
     assert "jp-RenderedText" in page, f"{name}: no outputs on the page"
@@ -134,7 +163,7 @@ def test_page(notebook_path: Path, built_site: Path):
     assert re.search(r'src="data:image/png;base64,', page), f"{name}: no embedded image"
 
     # Links between notebooks lead to the other pages; only the download link names a .ipynb.
-    anchors = links(built_site / page_name(name))
+    anchors = links(page_of(built_site, notebook_path))
     to_notebooks = [  # the series' own notebooks (a page may cite an outside one by URL)
         a["href"]
         for a in anchors
@@ -142,7 +171,7 @@ def test_page(notebook_path: Path, built_site: Path):
     ]
     assert to_notebooks == [f"notebooks/{name}"], f"{name}: links to notebooks: {to_notebooks}"
     assert not [a for a in anchors if "README" in a["href"]], f"{name}: a link leaves the site"
-    index_links = [a for a in anchors if a["text"] == "Series index"]
+    index_links = [a for a in anchors if a["text"] == NAV_WORDS[edition]["index"]]
     assert len(index_links) == 2, f"{name}: the nav bars (top and bottom) lead to the index"
     assert all(a["href"] == "index.html" for a in index_links)
 

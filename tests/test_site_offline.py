@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from scripts.render_html import page_name
-from scripts.series import START_PAGE, series
+from scripts.series import EDITIONS, START_PAGE, series
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -32,7 +32,9 @@ CHROMIUM_ARGS = [
 ]
 #: Schemes a page may use without the network: files of the site, and in-memory objects.
 LOCAL = ("file:", "blob:", "data:")
-PAGES = [page_name(START_PAGE)] + [page_name(b.path.name) for b in series(ROOT / "notebooks")]
+#: Every page of both editions: English at the root, Chinese in ``zh/``.
+EDITION_PAGES = [page_name(START_PAGE)] + [page_name(b.path.name) for b in series(EDITIONS["en"])]
+PAGES = EDITION_PAGES + [f"zh/{name}" for name in EDITION_PAGES]
 
 #: What a learner sees once the page has settled, measured in the page.
 _INSPECT_JS = """() => {
@@ -114,7 +116,7 @@ def test_page_works_offline(name: str, built_site: Path, browser: Browser):
     elsewhere = [url for url in attempted + blocked if not url.startswith(LOCAL)]
     assert not elsewhere, f"{name}: requests to other hosts: {sorted(set(elsewhere))}"
     assert not errors, f"{name}: JavaScript errors: {errors}"
-    assert seen["sidebar"] == len(PAGES), f"{name}: the sidebar should list {len(PAGES)} pages"
+    assert seen["sidebar"] == len(EDITION_PAGES), f"{name}: the sidebar lists its edition"
 
     assert seen["typeset"] > 0, f"{name}: no formula was typeset (MathJax did not run)"
     assert seen["rawDisplayMath"] == 0, f"{name}: raw $$ left in the visible text"

@@ -1,4 +1,7 @@
-"""Input checks shared by every helper: say what arrived and what was expected."""
+"""Input checks shared by every helper: say what arrived and what was expected.
+
+The messages are English templates passed through :func:`utils.tr`, like every hint.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from collections.abc import Sequence
 
 import torch
 from matplotlib.axes import Axes
+
+from utils import tr
 
 
 def as_tensor(value: object, *, name: str) -> torch.Tensor:
@@ -22,10 +27,17 @@ def as_tensor(value: object, *, name: str) -> torch.Tensor:
             tensor = torch.as_tensor(value)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(
-                f"{name} must be a tensor (or a list/array of numbers); got {type(value).__name__}"
+                tr(
+                    "{name} must be a tensor (or a list/array of numbers); got {kind}",
+                    name=name,
+                    kind=type(value).__name__,
+                )
             ) from exc
     if tensor.dtype == torch.bool or tensor.is_complex():
-        raise TypeError(f"{name} must hold real numbers; got dtype {tensor.dtype}")
+        message = tr(
+            "{name} must hold real numbers; got dtype {dtype}", name=name, dtype=tensor.dtype
+        )
+        raise TypeError(message)
     if not tensor.is_floating_point():
         tensor = tensor.to(torch.float32)
     return tensor.detach()
@@ -45,7 +57,15 @@ def require_shape(
     if not ok:
         sizes = ["any" if e is None else str(e) for e in expected]
         pretty = f"({sizes[0]},)" if len(sizes) == 1 else "(" + ", ".join(sizes) + ")"
-        raise ValueError(f"{name} must have shape {meaning} = {pretty}; got shape {shape}")
+        raise ValueError(
+            tr(
+                "{name} must have shape {meaning} = {pretty}; got shape {shape}",
+                name=name,
+                meaning=meaning,
+                pretty=pretty,
+                shape=shape,
+            )
+        )
 
 
 def require_int(value: object, *, name: str, low: int = 1, high: int | None = None) -> int:
@@ -59,10 +79,14 @@ def require_int(value: object, *, name: str, low: int = 1, high: int | None = No
     ValueError: extra_dims must be at least 0, at most 3; got 4
     """
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
-    if value < low or (high is not None and value > high):
-        upper = "" if high is None else f", at most {high}"
-        raise ValueError(f"{name} must be at least {low}{upper}; got {value}")
+        raise TypeError(
+            tr("{name} must be an int; got {kind}", name=name, kind=type(value).__name__)
+        )
+    values = {"name": name, "low": low, "high": high, "value": value}
+    if high is not None and not low <= value <= high:
+        raise ValueError(tr("{name} must be at least {low}, at most {high}; got {value}", **values))
+    if value < low:
+        raise ValueError(tr("{name} must be at least {low}; got {value}", **values))
     return value
 
 
@@ -79,18 +103,21 @@ def require_real(
     ValueError: gain must be a finite number ≥ 0; got -1
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number; got {type(value).__name__}")
+        raise TypeError(
+            tr("{name} must be a number; got {kind}", name=name, kind=type(value).__name__)
+        )
     in_range = (low is None or value >= low) and (high is None or value <= high)
     if not (math.isfinite(value) and in_range):
+        values = {"name": name, "low": low, "high": high, "value": value}
         if low is not None and high is not None:
-            wanted = f"in [{low:g}, {high:g}]"
+            message = tr("{name} must be in [{low:g}, {high:g}]; got {value}", **values)
         elif low is not None:
-            wanted = f"a finite number ≥ {low:g}"
+            message = tr("{name} must be a finite number ≥ {low:g}; got {value}", **values)
         elif high is not None:
-            wanted = f"a finite number ≤ {high:g}"
+            message = tr("{name} must be a finite number ≤ {high:g}; got {value}", **values)
         else:
-            wanted = "a finite number"
-        raise ValueError(f"{name} must be {wanted}; got {value}")
+            message = tr("{name} must be a finite number; got {value}", **values)
+        raise ValueError(message)
     return float(value)
 
 
@@ -98,6 +125,9 @@ def require_axes(ax: object) -> Axes:
     """Return ``ax`` if it is a matplotlib ``Axes``, else raise a ``TypeError`` naming what came."""
     if not isinstance(ax, Axes):
         raise TypeError(
-            f"ax must be a matplotlib Axes (e.g. from plt.subplots()); got {type(ax).__name__}"
+            tr(
+                "ax must be a matplotlib Axes (e.g. from plt.subplots()); got {kind}",
+                kind=type(ax).__name__,
+            )
         )
     return ax

@@ -17,6 +17,8 @@ from utils import tr
 
 PASS_MARK = "✓"
 NOT_ATTEMPTED_MARK = "… not attempted yet"
+#: Constants holding English templates for :func:`utils.tr` (``scripts/messages.py`` reads them).
+MESSAGES = ("NOT_ATTEMPTED_MARK",)
 
 
 class _NotAttempted:
@@ -43,14 +45,24 @@ def attempt(exercise: str, answer: Any, *args: Any) -> Any:
     """
 
     def not_attempted() -> _NotAttempted:
-        print(f"{NOT_ATTEMPTED_MARK}: fill in {exercise} above, then run this cell again.")
+        mark = tr(NOT_ATTEMPTED_MARK)
+        print(
+            tr(
+                "{mark}: fill in {exercise} above, then run this cell again.",
+                mark=mark,
+                exercise=exercise,
+            )
+        )
         return NOT_ATTEMPTED
 
     if answer is Ellipsis:
         return not_attempted()
     if not callable(answer):
         if args:
-            raise TypeError(f"{exercise} should be a function; got {type(answer).__name__}")
+            kind = type(answer).__name__
+            raise TypeError(
+                tr("{exercise} should be a function; got {kind}", exercise=exercise, kind=kind)
+            )
         return answer
     try:
         result = answer(*args)
@@ -125,7 +137,8 @@ def judge(got: Any, want: torch.Tensor, wrong: list, *, what: str, hint: str = "
     """Name the mistake if ``got`` equals a known wrong answer, else compare values and dtype.
 
     ``wrong`` lists ``(hint, value)`` pairs: what a typical mistake returns for this case, and
-    the hint that names it (``None`` values, or ones equal to ``want`` here, are skipped).
+    the hint that names it, already in the learner's language (``tr(HINT)``); ``None`` values,
+    or ones equal to ``want`` here, are skipped.
 
     >>> want = torch.tensor([1.0, 2.0])
     >>> judge(want.clone(), want, [("you forgot the bias", torch.tensor([0.0, 1.0]))], what="y")
@@ -137,7 +150,7 @@ def judge(got: Any, want: torch.Tensor, wrong: list, *, what: str, hint: str = "
     """
     for mistake, value in wrong:
         if value is not None and not _close(value, want):
-            expect(not _close(got, value), tr("{what}: {hint}", what=what, hint=tr(mistake)))
+            expect(not _close(got, value), tr("{what}: {hint}", what=what, hint=mistake))
     got = got.detach() if isinstance(got, torch.Tensor) else got
     expect_tensor(got, want, what=what, hint=hint)
     message = tr("{what}: expected {want}, got {got}.", what=what, want=want.dtype, got=got.dtype)
@@ -167,16 +180,17 @@ def as_number(value: Any, *, what: str, hint: str = "") -> float:
     AssertionError: bound: expected one number, got a tensor of shape (1,).
     """
     if isinstance(value, torch.Tensor):
-        expect(
-            value.ndim == 0,
-            f"{what}: expected one number, got a tensor of shape {tuple(value.shape)}. "
-            f"{hint}".strip(),
+        message = tr(
+            "{what}: expected one number, got a tensor of shape {shape}. {hint}",
+            what=what,
+            shape=tuple(value.shape),
+            hint=hint,
         )
+        expect(value.ndim == 0, message.strip())
         return float(value.detach())
-    expect(
-        not isinstance(value, bool | str) and hasattr(value, "__float__"),
-        f"{what}: expected a number, got {type(value).__name__}. {hint}".strip(),
-    )
+    kind = type(value).__name__
+    message = tr("{what}: expected a number, got {kind}. {hint}", what=what, kind=kind, hint=hint)
+    expect(not isinstance(value, bool | str) and hasattr(value, "__float__"), message.strip())
     return float(value)
 
 
@@ -211,9 +225,10 @@ def without(functions: tuple[Any, ...], call: Any, *args: Any, hint: str) -> Any
     recorder = _CallRecorder(tuple(functions))
     with recorder:
         result = call(*args)
-    expect(
-        not recorder.called,
-        f"you called {', '.join(sorted(set(recorder.called)))}, which this exercise rules out: "
-        f"{hint}",
-    )
+    if recorder.called:
+        names = ", ".join(sorted(set(recorder.called)))
+        expect(
+            False,
+            tr("you called {names}, which this exercise rules out: {hint}", names=names, hint=hint),
+        )
     return result

@@ -24,6 +24,9 @@ from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed, w
 from utils.plot import AFTER_COLOR, BEFORE_COLOR
 from utils.widgets import SliderDemo, float_slider, slider_demo
 
+#: Constants holding English templates for :func:`utils.tr` (``scripts/messages.py`` reads them).
+MESSAGES = ("HINTS",)
+
 # --- compute -----------------------------------------------------------------------------------
 
 
@@ -226,8 +229,12 @@ def _answer_tensor(value: object, what: str) -> torch.Tensor:
     try:
         return as_tensor(value, name=what).to(torch.float64)
     except TypeError:
-        hint = "{what}: expected a tensor or a nested list of numbers, got {got}."
-        raise AssertionError(tr(hint, what=what, got=type(value).__name__)) from None
+        hint = tr(
+            "{what}: expected a tensor or a nested list of numbers, got {got}.",
+            what=what,
+            got=type(value).__name__,
+        )
+        raise AssertionError(hint) from None
 
 
 def _reject(answer: torch.Tensor, slips: list[tuple[torch.Tensor, str]]) -> None:
@@ -251,8 +258,11 @@ def check_predicted_batch(Y_predicted: object) -> None:
         return
     Y = _answer_tensor(answer, "Y_predicted")
     X, W, b = (torch.tensor(v, dtype=torch.float64) for v in (PREDICT_X, PREDICT_W, PREDICT_B))
-    shape_hint = "Y_predicted: expected shape (2, 2), (n samples, d_out outputs); got {shape}."
-    expect(tuple(Y.shape) == (2, 2), tr(shape_hint, shape=tuple(Y.shape)))
+    shape_hint = tr(
+        "Y_predicted: expected shape (2, 2), (n samples, d_out outputs); got {shape}.",
+        shape=tuple(Y.shape),
+    )
+    expect(tuple(Y.shape) == (2, 2), shape_hint)
     Y_true = X @ W.T + b
     wrong = [(Y_true.T, "Y.T"), (W @ X.T + b, "W X.T"), (X @ W.T, "no b")]
     _reject(Y, [*wrong, (X @ W.T + b[:, None], "b per sample")])

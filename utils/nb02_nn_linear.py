@@ -22,6 +22,9 @@ from utils._validate import require_axes, require_int
 from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor, passed
 from utils.widgets import SliderDemo, checkbox, int_slider, slider_demo
 
+#: Constants holding English templates for :func:`utils.tr` (``scripts/messages.py`` reads them).
+MESSAGES = ("SHAPE_QUIZ", "COUNT_MISTAKES", "CNN_HINTS")
+
 #: Sizes given to the extra leading dimensions, in order (think sequence, heads, ...).
 EXTRA_SIZES = (4, 3, 2)
 
@@ -76,11 +79,18 @@ def explore_linear_shapes(
     leading, rows = shape[:-1], math.prod(shape[:-1])
     sizes = {"rows": rows, "got": shape[-1], "d_in": in_features, "d_out": out_features}
     if error is None:
-        why = "{shape} → {out}: the leading dims {leading} are kept ({rows} rows), {d_in} → {d_out}"
-        why = tr(why, shape=shape, out=output_shape, leading=leading, **sizes)
+        why = tr(
+            "{shape} → {out}: the leading dims {leading} are kept ({rows} rows), {d_in} → {d_out}",
+            **sizes,
+            shape=shape,
+            out=output_shape,
+            leading=leading,
+        )
     else:
-        why = "mat1 = x as ({rows}, {got}), mat2 = Wᵀ ({d_in}, {d_out}): {got} ≠ in_features {d_in}"
-        why = tr(why, **sizes)
+        why = tr(
+            "mat1 = x as ({rows}, {got}), mat2 = Wᵀ ({d_in}, {d_out}): {got} ≠ in_features {d_in}",
+            **sizes,
+        )
     weight = (out_features, in_features)
     return LinearShapes(shape, weight, output_shape, rows, error, why, ok=error is None)
 
@@ -171,11 +181,11 @@ def draw_shape_explorer(
 def build_demo() -> SliderDemo:
     """Four sliders and a checkbox driving :func:`draw_shape_explorer`. Used in §6."""
     controls = {
-        "batch": int_slider("batch", 3, 0, 8),
-        "extra_dims": int_slider("extra leading dims", 1, 0, len(EXTRA_SIZES)),
+        "batch": int_slider(tr("batch"), 3, 0, 8),
+        "extra_dims": int_slider(tr("extra leading dims"), 1, 0, len(EXTRA_SIZES)),
         "in_features": int_slider("in_features", 5, 1, 12),
         "out_features": int_slider("out_features", 3, 1, 12),
-        "mismatch": checkbox("mismatched input (+1 feature)", False),
+        "mismatch": checkbox(tr("mismatched input (+1 feature)"), False),
     }
     return slider_demo(draw_shape_explorer, controls, figsize=(8.0, 3.4))
 
@@ -209,19 +219,26 @@ def check_predicted_shapes(predicted: object) -> None:
     """
     if (answer := attempt("predicted", predicted)) is NOT_ATTEMPTED:
         return
-    hint = "predicted must be a dict like {{'a': (2, 7, 4, 3), ...}}; got {got}"
-    expect(isinstance(answer, dict), tr(hint, got=type(answer).__name__))
+    kind = type(answer).__name__
+    hint = tr("predicted must be a dict like {{'a': (2, 7, 4, 3), ...}}; got {got}", got=kind)
+    expect(isinstance(answer, dict), hint)
     missing = sorted(set(SHAPE_QUIZ) - set(answer))
     expect(not missing, tr("predicted is missing the keys {keys}", keys=missing))
-    for key, (n_in, n_out, bias, shape, rule) in SHAPE_QUIZ.items():
+    for key, (n_in, n_out, bias, shape, _rule) in SHAPE_QUIZ.items():
         result = _run_linear(n_in, n_out, shape, bias=bias)  # what the real layer does
         truth = result if isinstance(result, tuple) else "error"
         got = tuple(answer[key]) if isinstance(answer[key], list | torch.Size) else answer[key]
         got = got.strip().lower() if isinstance(got, str) else got
         layer = f"nn.Linear({n_in}, {n_out}{'' if bias else ', bias=False'})"
-        template = "({key}) {layer} on an input of shape {shape}: {got!r} is wrong; {rule}"
-        values = {"key": key, "layer": layer, "shape": shape, "got": got, "rule": tr(rule)}
-        expect(got == truth, tr(template, **values))
+        if got != truth:
+            values = {"key": key, "layer": layer, "shape": shape, "got": got}
+            rule = tr(SHAPE_QUIZ[key][-1])
+            hint = tr(
+                "({key}) {layer} on an input of shape {shape}: {got!r} is wrong; {rule}",
+                **values,
+                rule=rule,
+            )
+            expect(False, hint)
     passed(tr("all 7 right: only the last axis meets in_features, every other axis is kept"))
 
 
@@ -258,13 +275,19 @@ def check_count_linear_parameters(n_head: object, n_stack: object, n_seq: object
         answers[name] = int(number) if number.is_integer() else number
     for name, truth in COUNT_TRUTH.items():
         got = answers[name]
-        mistake = COUNT_MISTAKES[name].get(got)
-        expect(mistake is None, tr(mistake or ""))
+        if got in COUNT_MISTAKES[name]:
+            expect(False, tr(COUNT_MISTAKES[name][got]))
         per_position = name == "n_seq" and got > truth and got % truth == 0
-        hint = "n_seq grows with the batch or the sequence; one W and b serve all 32·50 positions."
-        expect(not per_position, tr(hint))
-        hint = "{name} = {got} is off: add in·out + out per Linear (no + out when bias=False)."
-        expect(got == truth, tr(hint, name=name, got=got))
+        hint = tr(
+            "n_seq grows with the batch or the sequence; one W and b serve all 32·50 positions."
+        )
+        expect(not per_position, hint)
+        hint = tr(
+            "{name} = {got} is off: add in·out + out per Linear (no + out when bias=False).",
+            name=name,
+            got=got,
+        )
+        expect(got == truth, hint)
     passed(tr("all three right: in·out + out per Linear (no + out with bias=False), any input"))
 
 

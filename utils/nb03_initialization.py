@@ -31,6 +31,20 @@ from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, passed
 from utils.plot import per_layer_curves
 from utils.widgets import SliderDemo, dropdown, float_slider, int_slider, slider_demo
 
+#: Constants holding English templates for :func:`utils.tr` (``scripts/messages.py`` reads them).
+MESSAGES = (
+    "ERROR_HINTS",
+    "RELU_MISTAKES",
+    "RELU_RULE",
+    "RELU_STD",
+    "RELU_NOT_UNIFORM",
+    "RELU_PASSED",
+    "OUTPUT_STD_MISTAKES",
+    "OUTPUT_STD_WRONG",
+    "OUTPUT_STD_PASSED",
+    "SET_WEIGHTS_HINTS",
+)
+
 #: Init schemes of :func:`deep_stack` and the demo; ``gain`` scales each one's weight std.
 SCHEMES = ("default", "xavier_normal", "kaiming_normal_relu", "orthogonal", "normal", "zeros")
 #: Activation after each Linear in :func:`deep_stack`.
@@ -219,10 +233,14 @@ def draw_init_explorer(
     ax.set_xticks((1, 5, 10, 15, 20))
     ax.legend(fontsize=8, loc="upper left", frameon=False)
     act, grad = stats.activation_std, stats.gradient_norm
-    setting = tr("{scheme}, {activation}, {depth}×{width}, gain {gain:.2f}", **locals())
-    return setting + tr(
-        ": activation std {first:.3g} (layer 1) → {last:.3g} (layer {depth}), ratio {ratio}; "
+    return tr(
+        "{scheme}, {activation}, {depth}×{width}, gain {gain:.2f}: activation std {first:.3g} "
+        "(layer 1) → {last:.3g} (layer {depth}), ratio {ratio}; "
         "gradient norm layer 1 / layer {depth}: {back}",
+        scheme=scheme,
+        activation=activation,
+        width=width,
+        gain=gain,
         first=act[0],
         last=act[-1],
         depth=depth,
@@ -234,11 +252,11 @@ def draw_init_explorer(
 def build_demo() -> SliderDemo:
     """Two dropdowns and three sliders driving :func:`draw_init_explorer`. Used in §9."""
     controls = {
-        "scheme": dropdown("init", SCHEMES, "default"),
-        "activation": dropdown("activation", ACTIVATIONS, "relu"),
-        "depth": int_slider("depth", 10, 2, 20),
-        "width": int_slider("width", 128, 16, 256, step=16),
-        "gain": float_slider("gain", 1.0, 0.25, 2.0, step=0.05),
+        "scheme": dropdown(tr("init"), SCHEMES, "default"),
+        "activation": dropdown(tr("activation"), ACTIVATIONS, "relu"),
+        "depth": int_slider(tr("depth"), 10, 2, 20),
+        "width": int_slider(tr("width"), 128, 16, 256, step=16),
+        "gain": float_slider(tr("gain"), 1.0, 0.25, 2.0, step=0.05),
     }
     return slider_demo(draw_init_explorer, controls, figsize=(8.0, 3.2))
 
@@ -263,9 +281,10 @@ def _attempt(exercise: str, answer: Callable[..., object], *args: object) -> obj
     try:
         return attempt(exercise, answer, *args)
     except (RuntimeError, AttributeError, TypeError) as error:
-        for pattern, hint in ERROR_HINTS.items():
+        for pattern in ERROR_HINTS:
             if re.search(pattern, str(error)):
-                raise AssertionError(f"{type(error).__name__}: {error}\n{tr(hint)}") from error
+                hint = tr(ERROR_HINTS[pattern])
+                raise AssertionError(f"{type(error).__name__}: {error}\n{hint}") from error
         raise
 
 
@@ -302,10 +321,10 @@ def _fill(init_weight: Callable[[torch.Tensor], object], weight: torch.Tensor) -
         nn.init.constant_(weight, math.nan)
         if _attempt("relu_uniform_", init_weight, weight) is NOT_ATTEMPTED:
             return NOT_ATTEMPTED
-    in_place = (
+    in_place = tr(
         "Fill `weight` in place (weight.uniform_, nn.init.uniform_): a returned tensor is lost."
     )
-    expect(not weight.isnan().any(), tr(in_place))
+    expect(not weight.isnan().any(), in_place)
     return weight.detach()
 
 
@@ -326,8 +345,9 @@ def check_relu_init(init_weight: Callable[[torch.Tensor], object]) -> None:
         (o, i), std = weight.shape, float(weight.detach().double().std())
         if _close(std, math.sqrt(2 / i)):
             continue
-        for (a, b, c, p), mistake in RELU_MISTAKES.items():
-            expect(not _close(std, a**0.5 / (b * o + c * i) ** p), tr(mistake) + tr(RELU_RULE))
+        for a, b, c, p in RELU_MISTAKES:
+            hint = tr(RELU_MISTAKES[a, b, c, p]) + tr(RELU_RULE)
+            expect(not _close(std, a**0.5 / (b * o + c * i) ** p), hint)
         expect(False, tr(RELU_STD, o=o, i=i, want=math.sqrt(2 / i), got=std) + tr(RELU_RULE))
     k, top = math.sqrt(6 / 768), float(weights[0].abs().max())
     uniform = 0.99 * k < top <= k * (1 + 1e-5) and abs(float(weights[0].mean())) < 0.01 * k
@@ -395,24 +415,24 @@ def check_output_std(predicted_output_std: Callable[[int, bool], object]) -> Non
             return
         got[depth, relu] = as_number(value, what=f"predicted_output_std({depth}, {relu})")
     wrong = [key for key, value in got.items() if not _close(value, _output_std(*key), 1e-3)]
-    for keywords, mistake in OUTPUT_STD_MISTAKES.items():
+    for keywords in OUTPUT_STD_MISTAKES:
         matches = [_close(got[key], _output_std(*key, *keywords), 1e-3) for key in wrong]
-        expect(not (wrong and all(matches)), tr(mistake))
+        expect(not (wrong and all(matches)), tr(OUTPUT_STD_MISTAKES[keywords]))
     for d, r in wrong:
         expect(False, tr(OUTPUT_STD_WRONG, d=d, r=r, want=_output_std(d, r), got=got[d, r]))
     plain, relu = (", ".join(_measured_output_std(w, r) for w in (64, 256)) for r in (0, 1))
     passed(tr(OUTPUT_STD_PASSED, plain=plain, relu=relu, p=got[10, False], q=got[10, True]))
 
 
-SET_WEIGHTS_HINTS = (
-    "layer.weight (or .bias) is a new object now, but the optimizer built before still holds the "
-    "old Parameter: training never sees your values. Write into the existing one: "
-    "with torch.no_grad(): layer.weight.copy_(...).",
-    "layer.weight shares memory with W (what `.data = W` does): change one and the other changes. "
-    "Copy the values.",
-    "The weight was {want} and is {got} now: copy_ converts W to the layer's dtype.",
-    "The weight holds Wᵀ: W is already (d_out, d_in), like layer.weight.",
-)
+SET_WEIGHTS_HINTS = {
+    "replaced": "layer.weight (or .bias) is a new object now, but the optimizer built before "
+    "still holds the old Parameter: training never sees your values. Write into the existing "
+    "one: with torch.no_grad(): layer.weight.copy_(...).",
+    "aliased": "layer.weight shares memory with W (what `.data = W` does): change one and the "
+    "other changes. Copy the values.",
+    "dtype": "The weight was {want} and is {got} now: copy_ converts W to the layer's dtype.",
+    "transposed": "The weight holds Wᵀ: W is already (d_out, d_in), like layer.weight.",
+}
 
 
 def check_set_weights(set_weights_: Callable[..., object]) -> None:
@@ -436,19 +456,22 @@ def check_set_weights(set_weights_: Callable[..., object]) -> None:
         (nn.utils.skip_init(nn.Linear, 3, 3), rng.random((3, 3), "f4"), np.ones(3, "f4")),
         (nn.utils.skip_init(nn.Linear, 2, 7, dtype=torch.float64), W7, b7),
     )
-    replaced, aliased, dtype_changed, transposed = SET_WEIGHTS_HINTS
     for layer, W, b in cases:
         params, dtype, source = list(layer.parameters()), layer.weight.dtype, torch.as_tensor(W)
         optimizer = torch.optim.SGD(params, lr=0.1)  # built first, as training scripts do
         if _attempt("set_weights_", set_weights_, layer, W, b) is NOT_ATTEMPTED:
             return
         same = all(p is q for p, q in zip(layer.parameters(), params, strict=False))
-        expect(same, tr(replaced))
+        expect(same, tr(SET_WEIGHTS_HINTS["replaced"]))
         weight = layer.weight.detach().clone()
-        expect(layer.weight.data_ptr() != source.data_ptr(), tr(aliased))
-        expect(weight.dtype == dtype, tr(dtype_changed, want=dtype, got=weight.dtype))
+        expect(layer.weight.data_ptr() != source.data_ptr(), tr(SET_WEIGHTS_HINTS["aliased"]))
+        dtype_changed = tr(SET_WEIGHTS_HINTS["dtype"], want=dtype, got=weight.dtype)
+        expect(weight.dtype == dtype, dtype_changed)
         square = weight.shape[0] == weight.shape[1]
-        expect(not (square and torch.allclose(weight, source.T.to(dtype))), tr(transposed))
+        expect(
+            not (square and torch.allclose(weight, source.T.to(dtype))),
+            tr(SET_WEIGHTS_HINTS["transposed"]),
+        )
         expect(torch.allclose(weight, source.to(dtype)), tr("layer.weight does not hold W."))
         bias_ok = b is None or torch.allclose(layer.bias.detach(), torch.as_tensor(b).to(dtype))
         expect((b is None) == (layer.bias is None) and bias_ok, tr("layer.bias does not hold b."))

@@ -14,6 +14,23 @@ from torch.nn import functional as F
 from utils import tr
 from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor, passed, without
 
+#: Constants holding English templates for :func:`utils.tr` (``scripts/messages.py`` reads them).
+MESSAGES = (
+    "_NUMBER",
+    "_NO_GRAD_FN",
+    "_NEW_LEAF",
+    "_BY_HAND",
+    "_NO_S",
+    "_DW_T",
+    "_DW_ROWS",
+    "_DW_ONE",
+    "_DX_T",
+    "_DS_ONE",
+    "_DS_Y",
+    "_DS_G",
+    "_DS_OFF",
+)
+
 
 def _randn(seed: int, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
@@ -28,23 +45,34 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 def _reject(got: object, want: torch.Tensor, wrong: list[tuple[torch.Tensor, str]]) -> None:
-    # unless got is right, fail with the hint of the first known-wrong answer it equals
+    # unless got is right, fail with the hint (already translated) of the first known-wrong
+    # answer it equals
     if isinstance(got, torch.Tensor) and not _same(got, want):
         for value, hint in wrong:
-            expect(not (value.numel() and _same(got, value)), tr(hint))
+            expect(not (value.numel() and _same(got, value)), hint)
 
 
 def _bias_shape_hint(shape: tuple, kept: tuple) -> str:
     """Name the mistake behind a ``db`` of shape ``kept`` for ``G`` of shape ``shape``."""
     one, partial = len(shape) == 1, len(kept) > 1 and kept[-1] == shape[-1]
     hints = [
-        (kept == shape, "you returned G as it is: b was added to every row, so sum G over them."),
-        (kept == () and one, "G is one sample: no row to sum, db = G (G.sum(dim=()) sums all)."),
-        (kept == (), "you summed over the features (the last dim) too: one entry per output."),
-        (kept == shape[:-1], "you summed over the features (the last dim) instead of the rows."),
-        (partial, "you summed only some leading dims: sum over every dim but the last."),
+        (
+            kept == shape,
+            tr("you returned G as it is: b was added to every row, so sum G over them."),
+        ),
+        (
+            kept == () and one,
+            tr("G is one sample: no row to sum, db = G (G.sum(dim=()) sums all)."),
+        ),
+        (kept == (), tr("you summed over the features (the last dim) too: one entry per output.")),
+        (
+            kept == shape[:-1],
+            tr("you summed over the features (the last dim) instead of the rows."),
+        ),
+        (partial, tr("you summed only some leading dims: sum over every dim but the last.")),
     ]
-    return next((hint for hit, hint in hints if hit), "db must have the bias's shape, (d_out,).")
+    fallback = tr("db must have the bias's shape, (d_out,).")
+    return next((hint for hit, hint in hints if hit), fallback)
 
 
 def check_bias_grad(bias_grad: Callable[[torch.Tensor], torch.Tensor]) -> None:
@@ -61,9 +89,10 @@ def check_bias_grad(bias_grad: Callable[[torch.Tensor], torch.Tensor]) -> None:
             return
         want, what = _rows(G).sum(0), tr("bias_grad(G) for G of shape {s}", s=shape)
         expect(isinstance(db, torch.Tensor), tr("{what}: expected a tensor.", what=what))
-        expect(db.shape == want.shape, tr(_bias_shape_hint(shape, tuple(db.shape))))
+        expect(db.shape == want.shape, _bias_shape_hint(shape, tuple(db.shape)))
         expect(db.dtype == G.dtype, tr("{what}: keep G's dtype, {d}.", what=what, d=G.dtype))
-        _reject(db, want, [(_rows(G).mean(0), "that is the mean over the rows: each adds its G.")])
+        mean = tr("that is the mean over the rows: each adds its G.")
+        _reject(db, want, [(_rows(G).mean(0), mean)])
         expect_tensor(db, want, what=what)
     passed(tr("bias_grad sums G over every leading dim: G of 1 to 4 dims, an empty batch"))
 
@@ -88,8 +117,11 @@ def check_total_loss(total_loss: Callable[[nn.Module, list], torch.Tensor]) -> N
         expect(loss.requires_grad, tr(_NO_GRAD_FN))
         expect(loss.shape == (), tr("return one number, a 0-d tensor: the batch losses added."))
         per_batch = torch.stack([F.mse_loss(reference(X), Y) for X, Y in batches])
-        wrong = [(per_batch.mean(), "that is the mean over the batches; add them up.")]
-        _reject(loss.detach(), per_batch.sum(), [*wrong, (per_batch[-1], "only the last batch.")])
+        wrong = [
+            (per_batch.mean(), tr("that is the mean over the batches; add them up.")),
+            (per_batch[-1], tr("only the last batch.")),
+        ]
+        _reject(loss.detach(), per_batch.sum(), wrong)
         expect(torch.allclose(loss, per_batch.sum()), tr("expected Σ F.mse_loss over batches."))
         model.zero_grad()
         loss.backward()
@@ -133,24 +165,24 @@ def check_scaled_grads(scaled_linear_grads: Callable[..., tuple]) -> None:
             return
         expect(isinstance(answer, tuple | list) and len(answer) == 3, tr("return (dX, dW, ds)."))
         dX, dW, ds = answer
-        what = tr("for X of shape {x}, W {w}, s = {s}", x=tuple(X.shape), w=tuple(W.shape), s=s)
+        where = {"x": tuple(X.shape), "w": tuple(W.shape), "s": s}
         square = d_in == d_out  # only then can a transposed answer have the right shape
         if isinstance(dW, torch.Tensor):
             expect(tuple(dW.shape) != (d_in, d_out) or square, tr(_DW_T))
             expect(dW.ndim < 3 or tuple(dW.shape[-2:]) != (d_out, d_in), tr(_DW_ROWS))
             expect(dW.ndim > 0, tr(_DW_ONE))
-            transposed = [(s * _rows(X).T @ _rows(G), _DW_T)] if square else []
-            _reject(dW, dW_want, [(dW_want / s, _NO_S), *transposed])
-        expect_tensor(dW, dW_want, what="dW " + what)
+            transposed = [(s * _rows(X).T @ _rows(G), tr(_DW_T))] if square else []
+            _reject(dW, dW_want, [(dW_want / s, tr(_NO_S)), *transposed])
+        expect_tensor(dW, dW_want, what=tr("dW for X of shape {x}, W {w}, s = {s}", **where))
         if isinstance(dX, torch.Tensor):
-            transposed = [(s * G @ W.T, _DX_T)] if square else []
-            _reject(dX, dX_want, [(dX_want / s, _NO_S), *transposed])
+            transposed = [(s * G @ W.T, tr(_DX_T))] if square else []
+            _reject(dX, dX_want, [(dX_want / s, tr(_NO_S)), *transposed])
         if dX_want.numel():  # (check.expect_tensor fails on empty tensors)
-            expect_tensor(dX, dX_want, what="dX " + what)
+            expect_tensor(dX, dX_want, what=tr("dX for X of shape {x}, W {w}, s = {s}", **where))
         expect(isinstance(dX, torch.Tensor) and dX.shape == X.shape, tr(_DX_T))
         got = torch.tensor(as_number(ds, what="ds", hint=tr(_DS_ONE)), dtype=dtype)
-        _reject(got, ds_want, [(s * ds_want, _DS_Y), (G.sum(), _DS_G)])
-        expect(_same(got, ds_want), tr(_DS_OFF, what=what))
+        _reject(got, ds_want, [(s * ds_want, tr(_DS_Y)), (G.sum(), tr(_DS_G))])
+        expect(_same(got, ds_want), tr(_DS_OFF, **where))
     passed(tr("scaled_linear_grads: dX = s·G W, dW = s·Gᵀ X, ds = Σ G ⊙ X Wᵀ (1-D to 4-D, empty)"))
 
 
@@ -163,4 +195,4 @@ _DX_T = "dX has X's shape (*, d_in): s·G W, not s·G Wᵀ."
 _DS_ONE = "s is one number, so ds is one number: sum G ⊙ (X Wᵀ) over every entry."
 _DS_Y = "ds multiplies G by X Wᵀ, not by Y = s·X Wᵀ: you used s once too often."
 _DS_G = "∂Y/∂s = X Wᵀ, so ds = Σ G ⊙ (X Wᵀ), not Σ G."
-_DS_OFF = "ds {what} is off: ds = Σ over every entry of G ⊙ (X Wᵀ)."
+_DS_OFF = "ds for X of shape {x}, W {w}, s = {s} is off: ds = Σ over every entry of G ⊙ (X Wᵀ)."

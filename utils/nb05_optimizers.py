@@ -25,6 +25,9 @@ from utils import threads, tr
 from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, passed
 from utils.widgets import SliderDemo, choice_slider, dropdown, int_slider
 
+#: Constants holding English templates for :func:`utils.tr` (``scripts/messages.py`` reads them).
+MESSAGES = ("OPTIMIZER_LABELS",)
+
 #: The map §1 learns back: y = A x + b.
 A_TRUE, B_TRUE = torch.tensor([[2.0, -1.0, 0.5], [0.0, 1.5, -2.0]]), torch.tensor([0.3, -0.7])
 
@@ -99,6 +102,8 @@ def two_weight_problem(n_samples: int = 100, *, correlation: float = 0.8, seed: 
 
 LEARNING_RATES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0)
 OPTIMIZER_CHOICES = {"SGD": "sgd", "SGD + momentum 0.9": "momentum", "Adam": "adam"}
+#: What the dropdown and the readout call each choice (English templates for ``tr``).
+OPTIMIZER_LABELS = {"SGD": "SGD", "SGD + momentum 0.9": "SGD + momentum 0.9", "Adam": "Adam"}
 MAX_STEPS, START, W1_RANGE, W2_RANGE = 300, (-1.0, -2.0), (-2.0, 3.0), (-2.5, 2.5)
 
 
@@ -182,13 +187,19 @@ class LearningRateView:
         self.ax_loss.set_title(title, color="tab:red" if diverged else "black")
         limit = stability_limit(OPTIMIZER_CHOICES[optimizer])
         bound = tr("; stability limit here: lr < {limit}", limit=f"{limit:.2f}") if limit else ""
-        values = {"name": optimizer, "lr": f"{lr:g}", "steps": steps, "step": run.diverged_at}
-        template = "{name} with lr = {lr} diverged at step {step} (loss > 10⁴× its start)"
-        if not diverged:
-            (w1, w2), start, end = path[steps].tolist(), losses[0], losses[steps]
-            values |= {"start": f"{start:.3g}", "end": f"{end:.3g}", "w": f"({w1:.2f}, {w2:.2f})"}
-            template = "{name}, lr = {lr}: loss {start} → {end} after {steps} steps, w = {w}"
-        return tr(template, **values) + bound
+        name = tr(OPTIMIZER_LABELS[optimizer])
+        values = {"name": name, "lr": f"{lr:g}", "steps": steps, "bound": bound}
+        if diverged:
+            return tr(
+                "{name} with lr = {lr} diverged at step {step} (loss > 10⁴× its start){bound}",
+                **values,
+                step=run.diverged_at,
+            )
+        (w1, w2), start, end = path[steps].tolist(), losses[0], losses[steps]
+        values |= {"start": f"{start:.3g}", "end": f"{end:.3g}", "w": f"({w1:.2f}, {w2:.2f})"}
+        return tr(
+            "{name}, lr = {lr}: loss {start} → {end} after {steps} steps, w = {w}{bound}", **values
+        )
 
     def png(self) -> bytes:
         """The current frame as PNG: the cached static picture plus the moving artists."""
@@ -206,9 +217,13 @@ class LearningRateView:
 def build_demo(lr: float = 0.1, steps: int = 60, optimizer: str = "SGD") -> SliderDemo:
     """Learning rate (log-spaced), steps and optimiser; every move redraws only what moves."""
     controls = {
-        "lr": choice_slider("learning rate", LEARNING_RATES, lr),
-        "steps": int_slider("steps", steps, 5, MAX_STEPS, step=5),
-        "optimizer": dropdown("optimiser", list(OPTIMIZER_CHOICES), optimizer),
+        "lr": choice_slider(tr("learning rate"), LEARNING_RATES, lr),
+        "steps": int_slider(tr("steps"), steps, 5, MAX_STEPS, step=5),
+        "optimizer": dropdown(
+            tr("optimiser"),
+            [(tr(OPTIMIZER_LABELS[name]), name) for name in OPTIMIZER_CHOICES],
+            optimizer,
+        ),
     }
     fig = Figure(figsize=(9.0, 3.8), dpi=80, layout="constrained")
     view = LearningRateView(fig)
@@ -243,7 +258,7 @@ def check_two_steps(w_with: object, w_without: object) -> None:
     ✓ after two steps: w = 0.67 with zero_grad, 0.37 without (torch.optim.SGD agrees)
     """
     pending = ... if w_with is ... or w_without is ... else None  # one note for the pair
-    if attempt("w_with and w_without", pending) is NOT_ATTEMPTED:
+    if attempt(tr("w_with and w_without"), pending) is NOT_ATTEMPTED:
         return
     got = (as_number(w_with, what="w_with"), as_number(w_without, what="w_without"))
     unit = nn.utils.skip_init(nn.Linear, 1, 1, bias=False)  # no draw from the global RNG
@@ -251,17 +266,25 @@ def check_two_steps(w_with: object, w_without: object) -> None:
     want = [float(_sgd(unit, x, y, 0.05, 2, zero)[1].weight.detach()) for zero in (True, False)]
     no_two = (0.7675, 0.6175)  # from dL/dw = 3(3w - 2): w = 0.85, then 0.85 - 0.05·1.65 (or ·4.65)
     wrong = [  # typical predictions -> the mistake they reveal
-        ((want[1], want[0]), "swapped: without zero_grad the second step is the larger one."),
-        ((want[0], want[0]), "without zero_grad, .grad still holds step 1's gradient: 6 + 0.6."),
-        ((0.7, 0.7), "0.7 is the weight after one step; predict it after two."),
-        (no_two, "dL/dw = 2x(wx - y): you left out the 2 that comes down from the square."),
+        ((want[1], want[0]), tr("swapped: without zero_grad the second step is the larger one.")),
+        (
+            (want[0], want[0]),
+            tr("without zero_grad, .grad still holds step 1's gradient: 6 + 0.6."),
+        ),
+        ((0.7, 0.7), tr("0.7 is the weight after one step; predict it after two.")),
+        (no_two, tr("dL/dw = 2x(wx - y): you left out the 2 that comes down from the square.")),
     ]
     if not (_close(got[0], want[0]) and _close(got[1], want[1])):
         for (a, b), hint in wrong:
-            expect(not (_close(got[0], a) and _close(got[1], b)), tr(hint))
+            expect(not (_close(got[0], a) and _close(got[1], b)), hint)
         expect(False, tr("not yet: dL/dw = 2x(wx - y), w ← w - lr·grad, and .grad adds up."))
-    template = "after two steps: w = {a} with zero_grad, {b} without (torch.optim.SGD agrees)"
-    passed(tr(template, a=f"{want[0]:.4g}", b=f"{want[1]:.4g}"))
+    passed(
+        tr(
+            "after two steps: w = {a} with zero_grad, {b} without (torch.optim.SGD agrees)",
+            a=f"{want[0]:.4g}",
+            b=f"{want[1]:.4g}",
+        )
+    )
 
 
 def _sgd(model: nn.Module, X, Y, lr: float, steps: int, zero=True) -> tuple:
@@ -296,19 +319,32 @@ def check_training_loop(train: Callable[..., Sequence[float]]) -> None:
         answer = attempt("train", functools.partial(train, lr=lr, steps=steps), model, X, Y)
         if answer is NOT_ATTEMPTED:
             return
-        got = torch.tensor([as_number(v, what="each loss") for v in answer], dtype=torch.float64)
+        got = torch.tensor(
+            [as_number(v, what=tr("each loss")) for v in answer], dtype=torch.float64
+        )
         expect(len(got) == steps, tr("asked for steps = {s}, got {n} losses.", s=steps, n=len(got)))
         good, no_zero = _sgd(start, X, Y, lr, steps)[0], _sgd(start, X, Y, lr, steps, False)[0]
         other = _sgd(start, X, Y, other_lr, steps)[0]
+        other_hint = tr(
+            "your losses match lr = {other}, but this call asked for lr = {lr}.",
+            other=other_lr,
+            lr=lr,
+        )
         wrong = [
-            (no_zero, "your losses match a loop without opt.zero_grad(): .grad adds up."),
-            (good[:1].expand_as(good), "the loss never changes: zero_grad goes before backward()."),
-            (torch.cat([good[1:], got[-1:]]), "one step ahead: record the loss before opt.step()."),
-            (other, "your losses match lr = {other}, but this call asked for lr = {lr}."),
+            (no_zero, tr("your losses match a loop without opt.zero_grad(): .grad adds up.")),
+            (
+                good[:1].expand_as(good),
+                tr("the loss never changes: zero_grad goes before backward()."),
+            ),
+            (
+                torch.cat([good[1:], got[-1:]]),
+                tr("one step ahead: record the loss before opt.step()."),
+            ),
+            (other, other_hint),
         ]
         if not torch.allclose(got, good, rtol=1e-4):
             for losses, hint in wrong:
-                expect(not torch.allclose(got, losses, rtol=1e-4), tr(hint, other=other_lr, lr=lr))
+                expect(not torch.allclose(got, losses, rtol=1e-4), hint)
             trained = not torch.equal(model.weight, start.weight)
             expect(trained, tr("train the model you are given, not a new one."))
             first = {"want": [round(v, 4) for v in good[:3].tolist()], "got": got[:3].tolist()}
@@ -339,14 +375,14 @@ def check_stable_lr(largest_stable_lr: Callable[..., object]) -> None:
         right = 2 * (1 + beta) / top
         no_bias = 2 * (1 + beta) / float(torch.linalg.eigvalsh(2 * X.T @ X).max())
         wrong = [
-            (n * right, "with reduction='sum' the curvature grows with n: H = 2 X̃ᵀX̃, no / n."),
-            (no_bias, "include the bias: the parameters are [W, b], so X̃ = [X, 1]."),
-            (2 * right, "H = 2 X̃ᵀX̃: the square's derivative brings down a 2; keep it."),
-            (2 / top, "momentum β stretches the limit to 2(1 + β)/λ_max; you left β out."),
+            (n * right, tr("with reduction='sum' the curvature grows with n: H = 2 X̃ᵀX̃, no / n.")),
+            (no_bias, tr("include the bias: the parameters are [W, b], so X̃ = [X, 1].")),
+            (2 * right, tr("H = 2 X̃ᵀX̃: the square's derivative brings down a 2; keep it.")),
+            (2 / top, tr("momentum β stretches the limit to 2(1 + β)/λ_max; you left β out.")),
         ]
         if not _close(got, right):
             for value, hint in wrong:
-                expect(not _close(got, value), tr(hint))
+                expect(not _close(got, value), hint)
             values = {"shape": tuple(X.shape), "m": beta, "want": f"{right:.4g}", "got": got}
             expect(False, tr("X {shape}, momentum {m}: expected {want}, got {got}.", **values))
     passed(tr("largest_stable_lr = 2(1 + β)/λ_max(2 X̃ᵀX̃) for 3 inputs and momentum 0, 0.9, 0.5"))

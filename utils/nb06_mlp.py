@@ -28,6 +28,9 @@ from utils._validate import require_axes, require_int, require_real
 from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, expect_tensor, passed, without
 from utils.widgets import blit_png, choice_slider, dropdown, int_slider, slider_demo
 
+#: Constants holding English templates for :func:`utils.tr` (``scripts/messages.py`` reads them).
+MESSAGES = ("DATASET_LABELS", "HINTS")
+
 # --- data and models ----------------------------------------------------------------------------
 
 
@@ -271,6 +274,8 @@ def decision_boundary(ax: Axes, xs, ys, probs, X, y, *, units=None, title=None, 
 # --- the §6 demo: one training run per setting, trained as far as the steps slider asks ---------
 
 BOUNDARY_LIMITS = {"moons": (-1.6, 2.6, -1.3, 1.8), "spirals": (-1.4, 1.4, -1.4, 1.4)}
+#: What the data-set dropdown shows for each ``toy_data`` kind (English templates for ``tr``).
+DATASET_LABELS = {"moons": "moons", "spirals": "spirals"}
 WIDTHS = (2, 4, 8, 16, 32, 64)
 WEIGHT_DECAYS = (0.0, 0.001, 0.01, 0.1, 0.3, 1.0)
 DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -374,8 +379,13 @@ def draw_decision_boundary(fig, width, depth, weight_decay, dropout, steps, data
     art["now"].set_xdata([steps, steps])
     art["now"].axes.set_title(f"weight decay {weight_decay:g}, dropout {dropout:g}", fontsize=10)
     train, val = float(run.train_acc[steps // 5]), float(run.val_acc[steps // 5])  # every 5 steps
-    text = "after {steps} steps: train accuracy {train:.0%}, validation accuracy {val:.0%} ({how})"
-    return tr(text, steps=steps, train=train, val=val, how=how)
+    return tr(
+        "after {steps} steps: train accuracy {train:.0%}, validation accuracy {val:.0%} ({how})",
+        steps=steps,
+        train=train,
+        val=val,
+        how=how,
+    )
 
 
 def _layers(art: dict) -> list[list]:
@@ -393,12 +403,14 @@ def build_demo(width=16, depth=1, weight_decay=0.0, dropout=0.0, steps=300, data
     setting (or a step that trained on) the titles and curves, a step the plane and grey line.
     """
     controls = {
-        "width": choice_slider("hidden width", WIDTHS, width),
-        "depth": int_slider("hidden layers", depth, 1, 3),
-        "weight_decay": choice_slider("weight decay (AdamW)", WEIGHT_DECAYS, weight_decay),
-        "dropout": choice_slider("dropout p", DROPOUTS, dropout),
-        "steps": choice_slider("training steps", SNAPSHOT_STEPS, steps),  # the snapshots only
-        "dataset": dropdown("data", list(BOUNDARY_LIMITS), dataset),
+        "width": choice_slider(tr("hidden width"), WIDTHS, width),
+        "depth": int_slider(tr("hidden layers"), depth, 1, 3),
+        "weight_decay": choice_slider(tr("weight decay (AdamW)"), WEIGHT_DECAYS, weight_decay),
+        "dropout": choice_slider(tr("dropout p"), DROPOUTS, dropout),
+        "steps": choice_slider(tr("training steps"), SNAPSHOT_STEPS, steps),  # the snapshots only
+        "dataset": dropdown(
+            tr("data"), [(tr(DATASET_LABELS[kind]), kind) for kind in BOUNDARY_LIMITS], dataset
+        ),
     }
     shown = {}
 
@@ -600,8 +612,12 @@ def check_dropout(dropout) -> None:
         got = without(
             (F.dropout, torch.dropout), dropout, x, p, training, hint=tr(HINTS["shortcut"])
         )
-        want = f"shape {tuple(x.shape)}, {x.dtype}"
-        form = f"shape {tuple(got.shape)}, {got.dtype}" if torch.is_tensor(got) else type(got)
+        want = tr("shape {shape}, {dtype}", shape=tuple(x.shape), dtype=x.dtype)
+        form = (
+            tr("shape {shape}, {dtype}", shape=tuple(got.shape), dtype=got.dtype)
+            if torch.is_tensor(got)
+            else type(got)
+        )
         _expect(form == want, "form", p=p, training=training, want=want, got=form)
         return got
 

@@ -25,6 +25,28 @@ from utils.check import NOT_ATTEMPTED, as_number, attempt, expect, judge, passed
 from utils.plot import AFTER_COLOR
 from utils.widgets import SliderDemo, float_slider, int_slider, slider_demo
 
+#: Constants holding English templates for :func:`utils.tr` (``scripts/messages.py`` reads them).
+MESSAGES = (
+    "UNBIASED",
+    "LAYER_NORM",
+    "PER_TOKEN",
+    "EPS_OUTSIDE",
+    "EPS_MISSING",
+    "EPS_FIXED",
+    "REVERSED",
+    "BIASED_RUNNING",
+    "NO_START",
+    "BATCH_STATS",
+    "AXIS",
+    "RESHAPE",
+    "OWN_BN",
+    "BUFFERS",
+    "COLUMNS",
+    "NO_MEAN",
+    "NO_BIAS",
+    "NO_SCALE",
+)
+
 # ---------------------------------------------------------------------------- §4 slider demo
 
 #: One value per feature has no spread: BatchNorm refuses a batch of 1 in training mode.
@@ -124,10 +146,18 @@ class BatchNormPanels:
         self.ax_stats.set_ylim(low - 0.05 * (high - low) - 0.1, high + 0.05 * (high - low) + 0.1)
         mean, var = float(run.running_mean[-1].mean()), float(run.running_var[-1].mean())
         note = tr(" (with 2 samples every output is ≈ ±1)") if batch_size == 2 else ""
-        text = "after {steps} steps: running_mean ≈ {m:+.2f} (true {s:+.2f}), running_var ≈ "
-        text += "{v:.2f} (true {s2:.2f}); output std {std:.2f}{note}"
         std = float(run.after.std(correction=0))
-        return tr(text, steps=STEPS, m=mean, s=shift, v=var, s2=scale**2, std=std, note=note)
+        return tr(
+            "after {steps} steps: running_mean ≈ {m:+.2f} (true {s:+.2f}), running_var ≈ "
+            "{v:.2f} (true {s2:.2f}); output std {std:.2f}{note}",
+            steps=STEPS,
+            m=mean,
+            s=shift,
+            v=var,
+            s2=scale**2,
+            std=std,
+            note=note,
+        )
 
     def png(self) -> bytes:
         """The current picture as PNG. The first call draws the still parts (frames, titles,
@@ -162,10 +192,10 @@ def build_demo(batch_size=16, shift=3.0, scale=2.0, momentum=0.1) -> SliderDemo:
     artists of that :class:`BatchNormPanels` and redraws those alone (no new axes, no layout).
     """
     controls = {
-        "batch_size": int_slider("batch size", batch_size, *BATCH_RANGE),
-        "shift": float_slider("input shift", shift, *SHIFT_RANGE, step=0.5),
-        "scale": float_slider("input scale", scale, *SCALE_RANGE, step=0.1),
-        "momentum": float_slider("momentum", momentum, *MOMENTUM_RANGE, step=0.01),
+        "batch_size": int_slider(tr("batch size"), batch_size, *BATCH_RANGE),
+        "shift": float_slider(tr("input shift"), shift, *SHIFT_RANGE, step=0.5),
+        "scale": float_slider(tr("input scale"), scale, *SCALE_RANGE, step=0.1),
+        "momentum": float_slider(tr("momentum"), momentum, *MOMENTUM_RANGE, step=0.01),
     }
     panels: list[BatchNormPanels] = []
 
@@ -213,8 +243,10 @@ def _call(answer: Callable, args: tuple, what: str, hint: str) -> object:
         return attempt(getattr(answer, "__name__", "the function"), answer, *args)
     except (RuntimeError, TypeError, ValueError, IndexError, AttributeError) as error:
         kind = type(error).__name__
-        message = "{what} raised {kind}: {error} — {hint}"
-        raise AssertionError(tr(message, what=what, kind=kind, error=error, hint=hint)) from error
+        message = tr(
+            "{what} raised {kind}: {error} — {hint}", what=what, kind=kind, error=error, hint=hint
+        )
+        raise AssertionError(message) from error
 
 
 def _normalise(x: torch.Tensor, dims: tuple, eps: float, correction=0, outside=False):
@@ -247,12 +279,12 @@ def check_batchnorm_forward(batchnorm_forward: Callable[..., torch.Tensor]) -> N
         dims, column = ((0,), (-1,)) if x.ndim == 2 else ((0, 2), (-1, 1))
         g, b = gamma.reshape(column), beta.reshape(column)
         wrong = [
-            (UNBIASED, g * _normalise(x, dims, eps, correction=1) + b),
-            (LAYER_NORM, g * _normalise(x, tuple(range(1, x.ndim)), eps) + b),
-            (PER_TOKEN, g * _normalise(x, (0,), eps) + b if x.ndim == 3 else None),
-            (EPS_OUTSIDE, g * _normalise(x, dims, eps, outside=True) + b),
-            (EPS_MISSING, g * _normalise(x, dims, 0.0) + b),
-            (EPS_FIXED, g * _normalise(x, dims, EPS) + b),
+            (tr(UNBIASED), g * _normalise(x, dims, eps, correction=1) + b),
+            (tr(LAYER_NORM), g * _normalise(x, tuple(range(1, x.ndim)), eps) + b),
+            (tr(PER_TOKEN), g * _normalise(x, (0,), eps) + b if x.ndim == 3 else None),
+            (tr(EPS_OUTSIDE), g * _normalise(x, dims, eps, outside=True) + b),
+            (tr(EPS_MISSING), g * _normalise(x, dims, 0.0) + b),
+            (tr(EPS_FIXED), g * _normalise(x, dims, EPS) + b),
         ]
         judge(
             got, F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps), wrong, what=what
@@ -287,11 +319,16 @@ def check_eval_prediction(answer: object) -> None:
         return
     got = as_number(got.detach() if isinstance(got, torch.Tensor) else got, what="answer")
     m = PREDICT_MOMENTUM
-    wrong = [(REVERSED, _predicted(1 - m)), (BIASED_RUNNING, _predicted(m, correction=0))]
-    for mistake, value in [*wrong, (NO_START, _predicted(m, from_first=True)), (BATCH_STATS, 0)]:
-        expect(abs(got - value) > 5e-3, tr("answer = {a:.4g}: {hint}", a=got, hint=tr(mistake)))
-    want, hint = _predicted(m), "update both buffers once per batch, then normalise with them."
-    expect(abs(got - want) < 5e-3, tr("answer = {a:.4g} is off: {hint}", a=got, hint=tr(hint)))
+    wrong = [
+        (tr(REVERSED), _predicted(1 - m)),
+        (tr(BIASED_RUNNING), _predicted(m, correction=0)),
+        (tr(NO_START), _predicted(m, from_first=True)),
+        (tr(BATCH_STATS), 0),
+    ]
+    for mistake, value in wrong:
+        expect(abs(got - value) > 5e-3, tr("answer = {a:.4g}: {hint}", a=got, hint=mistake))
+    want, hint = _predicted(m), tr("update both buffers once per batch, then normalise with them.")
+    expect(abs(got - want) < 5e-3, tr("answer = {a:.4g} is off: {hint}", a=got, hint=hint))
     passed(tr("{a:.3f} = (6 − 1.875) / sqrt(2.9375 + eps): the buffers after two batches", a=want))
 
 
@@ -318,10 +355,10 @@ def check_bn_tokens(bn_tokens: Callable[[torch.Tensor, nn.BatchNorm1d], torch.Te
             return
         with torch.no_grad():
             wrong = [
-                (AXIS, copy.deepcopy(bn)(h) if d == L else None),
-                (RESHAPE, copied(h.reshape(n, d, L)).reshape(n, L, d)),
-                (LAYER_NORM, F.layer_norm(h, (d,), bn.weight, bn.bias, bn.eps)),
-                (OWN_BN, nn.BatchNorm1d(d, dtype=dtype)(h.transpose(1, 2)).transpose(1, 2)),
+                (tr(AXIS), copy.deepcopy(bn)(h) if d == L else None),
+                (tr(RESHAPE), copied(h.reshape(n, d, L)).reshape(n, L, d)),
+                (tr(LAYER_NORM), F.layer_norm(h, (d,), bn.weight, bn.bias, bn.eps)),
+                (tr(OWN_BN), nn.BatchNorm1d(d, dtype=dtype)(h.transpose(1, 2)).transpose(1, 2)),
             ]
             judge(got, reference(h.transpose(1, 2)).transpose(1, 2), wrong, what=what)
         same = [
@@ -361,16 +398,16 @@ def check_fold(fold: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> None:
         W_want, b_want = fuse_linear_bn_weights(W, b, mean, var, eps, gamma, beta)
         scale = gamma / torch.sqrt(var + eps)
         wrong = [
-            (EPS_MISSING, (gamma / var.sqrt())[:, None] * W),
-            (EPS_OUTSIDE, (gamma / (var.sqrt() + eps))[:, None] * W),
-            (EPS_FIXED, (gamma / torch.sqrt(var + EPS))[:, None] * W),
-            (COLUMNS, W * scale if d_out == d_in else None),
+            (tr(EPS_MISSING), (gamma / var.sqrt())[:, None] * W),
+            (tr(EPS_OUTSIDE), (gamma / (var.sqrt() + eps))[:, None] * W),
+            (tr(EPS_FIXED), (gamma / torch.sqrt(var + EPS))[:, None] * W),
+            (tr(COLUMNS), W * scale if d_out == d_in else None),
         ]
         judge(answer[0], W_want.detach(), wrong, what=tr("W_folded of {what}", what=what))
         wrong = [
-            (NO_MEAN, scale * b0 + beta),
-            (NO_BIAS, beta - scale * mean if b is not None else None),
-            (NO_SCALE, b0 + beta - scale * mean if b is not None else None),
+            (tr(NO_MEAN), scale * b0 + beta),
+            (tr(NO_BIAS), beta - scale * mean if b is not None else None),
+            (tr(NO_SCALE), b0 + beta - scale * mean if b is not None else None),
         ]
         judge(answer[1], b_want.detach(), wrong, what=tr("b_folded of {what}", what=what))
     passed(tr("fold gives one Linear equal to Linear → BatchNorm1d (eval), bias or not"))

@@ -35,6 +35,22 @@ from utils.check import (
 from utils.plot import DIVERGING_CMAP
 from utils.widgets import SliderDemo, int_slider, slider_demo
 
+#: Constants holding English templates for :func:`utils.tr` (``scripts/messages.py`` reads them).
+MESSAGES = (
+    "TRANSPOSED",
+    "NO_BIAS",
+    "MACS",
+    "LEADING",
+    "FORWARD_ONLY",
+    "INPUT_GRAD",
+    "HIDDEN_GRAD",
+    "BIAS_FLOPS",
+    "BATCH_NORM",
+    "NO_BIAS_GRAD",
+    "SQUARED",
+    "NORMS_ADD",
+)
+
 #: The three ways notebook 08 computes a linear layer, in the order they are reported.
 LINEAR_VARIANTS = ("nn.Linear", "F.linear", "x @ W.T + b")
 
@@ -230,21 +246,35 @@ def draw_matrix_product(
     shown = " + ".join(terms[:3]) + (" + …" if in_features > 3 else "")
     title = f"Y[{r}, {c}] = Σⱼ X[{r}, j]·W[{c}, j] + b[{c}] = {shown} + ({float(e.b[c]):.1f})"
     ax.set_title(title, fontsize=9)
-    note = " (row/col clamped from ({row}, {col}) to fit the {n}×{d} output)" if e.clamped else ""
-    text = "Y[{r}, {c}]: F.linear {f:+.4f} · nn.Linear {m:+.4f} · explicit sum {e:+.4f}" + note
-    numbers = {"f": e.functional, "m": e.module, "e": e.explicit, "n": batch, "d": out_features}
-    return tr(text, r=r, c=c, row=row, col=col, **numbers)
+    note = ""
+    if e.clamped:
+        note = tr(
+            " (row/col clamped from ({row}, {col}) to fit the {n}×{d} output)",
+            row=row,
+            col=col,
+            n=batch,
+            d=out_features,
+        )
+    return tr(
+        "Y[{r}, {c}]: F.linear {f:+.4f} · nn.Linear {m:+.4f} · explicit sum {e:+.4f}{note}",
+        r=r,
+        c=c,
+        f=e.functional,
+        m=e.module,
+        e=e.explicit,
+        note=note,
+    )
 
 
 def build_demo(batch=4, in_features=5, out_features=3, row=1, col=2) -> SliderDemo:
     """Sliders for the sizes and the traced ``Y[row, col]``, driving :func:`draw_matrix_product`.
     A row or column past the current size is clamped (the readout says so). Notebook 08, §3."""
     controls = {
-        "batch": int_slider("batch", batch, *SIZE_RANGE),
+        "batch": int_slider(tr("batch"), batch, *SIZE_RANGE),
         "in_features": int_slider("in_features", in_features, *SIZE_RANGE),
         "out_features": int_slider("out_features", out_features, *SIZE_RANGE),
-        "row": int_slider("row of Y (sample)", row, *INDEX_RANGE),
-        "col": int_slider("column of Y (output feature)", col, *INDEX_RANGE),
+        "row": int_slider(tr("row of Y (sample)"), row, *INDEX_RANGE),
+        "col": int_slider(tr("column of Y (output feature)"), col, *INDEX_RANGE),
     }
     return slider_demo(draw_matrix_product, controls, figsize=(8.0, 3.4))
 
@@ -273,8 +303,10 @@ def _call(answer: Callable, args: tuple, name: str, what: str, hint: str) -> obj
         return attempt(name, answer, *args)
     except (RuntimeError, TypeError, ValueError, IndexError, AttributeError) as error:
         kind = type(error).__name__
-        message = "{what} raised {kind}: {error} — {hint}"
-        raise AssertionError(tr(message, what=what, kind=kind, error=error, hint=hint)) from error
+        message = tr(
+            "{what} raised {kind}: {error} — {hint}", what=what, kind=kind, error=error, hint=hint
+        )
+        raise AssertionError(message) from error
 
 
 #: (x shape, d_out, bias?, dtype): 1-D to 4-D, an empty batch, square and not, float64.
@@ -306,7 +338,7 @@ def check_linear_forward(linear_forward: Callable[..., torch.Tensor]) -> None:
         if got is NOT_ATTEMPTED:
             return
         square, b = w_shape[0] == w_shape[1], 0 if bias is None else bias
-        wrong = [(TRANSPOSED, x @ weight + b if square else None), (NO_BIAS, x @ weight.T)]
+        wrong = [(tr(TRANSPOSED), x @ weight + b if square else None), (tr(NO_BIAS), x @ weight.T)]
         judge(got, F.linear(x, weight, bias), wrong, what=what, hint=hint)
     passed(tr("linear_forward equals F.linear for 1-D to 4-D inputs, an empty batch and bias=None"))
 
@@ -332,20 +364,26 @@ def check_flops_prediction(answer: object) -> None:
         model(torch.zeros(MLP_INPUT)).sum().backward()
     want = counter.get_total_flops()
     wrong = [
-        (MACS, want / 2),
-        (LEADING, want / 5),
-        (LEADING, want / 4),
-        (FORWARD_ONLY, first + second),
-        (INPUT_GRAD, 3 * (first + second)),
-        (HIDDEN_GRAD, 2 * (first + second)),
-        (BIAS_FLOPS, want + rows * (hidden + d_out)),
+        (tr(MACS), want / 2),
+        (tr(LEADING), want / 5),
+        (tr(LEADING), want / 4),
+        (tr(FORWARD_ONLY), first + second),
+        (tr(INPUT_GRAD), 3 * (first + second)),
+        (tr(HIDDEN_GRAD), 2 * (first + second)),
+        (tr(BIAS_FLOPS), want + rows * (hidden + d_out)),
     ]
     for mistake, value in wrong:
-        expect(got != value, tr("answer = {a:.10g}: {hint}", a=got, hint=tr(mistake)))
+        expect(got != value, tr("answer = {a:.10g}: {hint}", a=got, hint=mistake))
     hint = tr("count the forward products, then those the backward pass needs, layer by layer.")
     expect(got == want, tr("answer = {a:.10g} is off: {hint}", a=got, hint=hint))
-    text = "{a} = 2 · {f} (layer 1: forward, ∂L/∂W) + 3 · {s} (layer 2: also ∂L/∂h)"
-    passed(tr(text, a=want, f=first, s=second))
+    passed(
+        tr(
+            "{a} = 2 · {f} (layer 1: forward, ∂L/∂W) + 3 · {s} (layer 2: also ∂L/∂h)",
+            a=want,
+            f=first,
+            s=second,
+        )
+    )
 
 
 def check_per_sample_grad_norms(per_sample_grad_norms: Callable[..., torch.Tensor]) -> None:
@@ -382,9 +420,9 @@ def check_per_sample_grad_norms(per_sample_grad_norms: Callable[..., torch.Tenso
             squares.append([g.square().sum() for g in grads])
         square_w, square_b = torch.tensor(squares, dtype=dtype).T
         wrong = [
-            (NO_BIAS_GRAD, square_w.sqrt()),
-            (SQUARED, square_w + square_b),
-            (NORMS_ADD, square_w.sqrt() + square_b.sqrt()),
+            (tr(NO_BIAS_GRAD), square_w.sqrt()),
+            (tr(SQUARED), square_w + square_b),
+            (tr(NORMS_ADD), square_w.sqrt() + square_b.sqrt()),
         ]
         judge(got, (square_w + square_b).sqrt(), wrong, what=what, hint=hint)
     passed(tr("per_sample_grad_norms matches one backward pass per sample, for W and b together"))

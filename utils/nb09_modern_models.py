@@ -34,7 +34,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 from torch import nn
 
-from utils import threads
+from utils import threads, tr
 from utils._validate import (
     as_tensor,
     require_axes,
@@ -44,6 +44,9 @@ from utils._validate import (
 )
 from utils.check import NOT_ATTEMPTED, attempt, expect, expect_tensor, passed
 from utils.widgets import SliderDemo, blit_png, choice_slider, slider_demo
+
+#: Constants holding English templates for :func:`utils.tr` (``scripts/messages.py`` reads them).
+MESSAGES = ("QUANTIZE_MISTAKES", "MEGATRON_HINTS")
 
 __all__ = [
     "ALPHA_CHOICES",
@@ -389,10 +392,19 @@ class LoraView:
         self.learned.set_ydata(learned.numpy())
         d_out, d_in = task.weight.shape
         count, full = lora_parameter_count(d_in, d_out, rank), d_in * d_out
-        return (
-            f"rank {rank}, α {alpha:g} (scale α/r = {alpha / rank:.2f}): error after "
-            f"{len(fit.errors)} steps {float(fit.errors[-1]):.3f} (rank-{rank} floor {floor:.3f}); "
-            f"trainable {count:,} numbers vs {full:,} weights ({100 * count / full:.0f} %)"
+        return tr(
+            "rank {rank}, α {alpha:g} (scale α/r = {scale:.2f}): error after {steps} steps "
+            "{error:.3f} (rank-{rank} floor {floor:.3f}); trainable {count:,} numbers vs {full:,} "
+            "weights ({share:.0f} %)",
+            rank=rank,
+            alpha=alpha,
+            scale=alpha / rank,
+            steps=len(fit.errors),
+            error=float(fit.errors[-1]),
+            floor=floor,
+            count=count,
+            full=full,
+            share=100 * count / full,
         )
 
     def png(self) -> bytes:
@@ -410,8 +422,8 @@ def build_demo(rank: int = 2, alpha: float = 4) -> SliderDemo:
     """Two sliders (LoRA rank r, α) driving :func:`draw_lora` (notebook 09, §4): the first
     picture is drawn and laid out once, a move updates its artists and redraws only those."""
     controls = {
-        "rank": choice_slider("rank r", RANK_CHOICES, rank),
-        "alpha": choice_slider("alpha α", ALPHA_CHOICES, alpha),
+        "rank": choice_slider(tr("rank r"), RANK_CHOICES, rank),
+        "alpha": choice_slider(tr("alpha α"), ALPHA_CHOICES, alpha),
     }
 
     def update(fig: Figure, rank: int, alpha: float) -> tuple[str, bytes]:
@@ -548,7 +560,8 @@ def _attempt_case(
 ) -> object:
     """:func:`attempt`, but a ``RuntimeError`` from the answer names the case and the mistake.
 
-    ``hints`` pairs a piece of PyTorch's error message with the mistake that causes it.
+    ``hints`` pairs a piece of PyTorch's error message with the mistake that causes it (the
+    hint already in the learner's language, ``tr(...)``).
     """
     try:
         return attempt(exercise, answer, *args)
@@ -557,7 +570,13 @@ def _attempt_case(
         for fragment, hint in hints:
             if fragment in message:
                 raise AssertionError(
-                    f"{case}: {exercise} raised RuntimeError: {message}. {hint}"
+                    tr(
+                        "{case}: {exercise} raised RuntimeError: {message}. {hint}",
+                        case=case,
+                        exercise=exercise,
+                        message=message,
+                        hint=hint,
+                    )
                 ) from error
         raise
 
@@ -601,66 +620,98 @@ def check_merge_lora(merge_lora: Callable[..., nn.Linear]) -> None:
         A = torch.randn(r, d_in, generator=generator, dtype=dtype)
         B = torch.randn(d_out, r, generator=generator, dtype=dtype)  # after fine-tuning: ≠ 0
         W, b = base.weight.clone(), None if base.bias is None else base.bias.clone()
-        merged = _attempt_case(
-            "merge_lora",
-            merge_lora,
-            case,
-            (base, A, B, alpha),
-            [
-                (
-                    "cannot be multiplied",
+        hints = [
+            (
+                "cannot be multiplied",
+                tr(
                     "B is (d_out, r) and A is (r, d_in): the update is B @ A, of shape "
-                    "(d_out, d_in) like W.",
+                    "(d_out, d_in) like W."
                 ),
-                (
-                    "must match the size",
+            ),
+            (
+                "must match the size",
+                tr(
                     "The update must have W's shape (d_out, d_in): B @ A, not A.T @ B.T "
-                    "(transposed) or A @ B.",
+                    "(transposed) or A @ B."
                 ),
-            ],
-        )
+            ),
+        ]
+        merged = _attempt_case("merge_lora", merge_lora, case, (base, A, B, alpha), hints)
         if merged is NOT_ATTEMPTED:
             return
         moved = float((base.weight - W).abs().max())
         expect(
             moved == 0 and (b is None or torch.equal(base.bias, b)),
-            f"{case}: merge_lora changed the base layer in place (its weight moved by up to "
-            f"{moved:.3g}). Build a new nn.Linear and leave the base untouched, so the adapter "
-            "can still be removed or swapped (and merging twice does not add it twice).",
+            tr(
+                "{case}: merge_lora changed the base layer in place (its weight moved by up to "
+                "{moved:.3g}). Build a new nn.Linear and leave the base untouched, so the adapter "
+                "can still be removed or swapped (and merging twice does not add it twice).",
+                case=case,
+                moved=moved,
+            ),
         )
         expect(
             isinstance(merged, nn.Linear),
-            f"{case}: expected an nn.Linear, got {type(merged).__name__}.",
+            tr(
+                "{case}: expected an nn.Linear, got {kind}.",
+                case=case,
+                kind=type(merged).__name__,
+            ),
         )
-        shape = tuple(merged.weight.shape)
+        shape, want = tuple(merged.weight.shape), (d_out, d_in)
         expect(
             shape != (d_in, d_out) or d_in == d_out,
-            f"{case}: the merged weight has shape {shape}, transposed: W and B A are "
-            f"(d_out, d_in) = {(d_out, d_in)}.",
+            tr(
+                "{case}: the merged weight has shape {shape}, transposed: W and B A are "
+                "(d_out, d_in) = {want}.",
+                case=case,
+                shape=shape,
+                want=want,
+            ),
         )
         expect(
-            shape == (d_out, d_in), f"{case}: expected weight shape {(d_out, d_in)}, got {shape}."
+            shape == want,
+            tr(
+                "{case}: expected weight shape {want}, got {shape}.",
+                case=case,
+                want=want,
+                shape=shape,
+            ),
         )
         expect(
             merged.weight.dtype == dtype,
-            f"{case}: expected dtype {dtype} like the base layer, got {merged.weight.dtype}. "
-            "nn.Linear(...) makes float32 unless you pass dtype=base.weight.dtype.",
+            tr(
+                "{case}: expected dtype {dtype} like the base layer, got {got}. "
+                "nn.Linear(...) makes float32 unless you pass dtype=base.weight.dtype.",
+                case=case,
+                dtype=dtype,
+                got=merged.weight.dtype,
+            ),
         )
         if b is None:
             expect(
                 merged.bias is None,
-                f"{case}: the base layer has no bias (bias=False), but the merged one has one "
-                "(nn.Linear adds a random bias by default): pass bias=base.bias is not None.",
+                tr(
+                    "{case}: the base layer has no bias (bias=False), but the merged one has one "
+                    "(nn.Linear adds a random bias by default): pass bias=base.bias is not None.",
+                    case=case,
+                ),
             )
         else:
-            expect(merged.bias is not None, f"{case}: the merged layer dropped the base's bias.")
+            expect(
+                merged.bias is not None,
+                tr("{case}: the merged layer dropped the base's bias.", case=case),
+            )
             expect(
                 torch.allclose(merged.bias.detach(), b),
-                f"{case}: the bias differs from the base's: copy it unchanged "
-                "(LoRA leaves b alone).",
+                tr(
+                    "{case}: the bias differs from the base's: copy it unchanged "
+                    "(LoRA leaves b alone).",
+                    case=case,
+                ),
             )
         _diagnose_merged_weight(merged.weight.detach(), W, A, B, alpha, r, case)
-    passed("merge_lora: one nn.Linear equal to W x + b + (α/r) B A x, base untouched (4 cases)")
+    passed(tr("merge_lora: one nn.Linear equal to W x + b + (α/r) B A x, base untouched (4 cases)"))
 
 
 def _diagnose_merged_weight(got, W, A, B, alpha, r, case) -> None:
@@ -671,26 +722,44 @@ def _diagnose_merged_weight(got, W, A, B, alpha, r, case) -> None:
     if delta.shape == update.T.shape and torch.allclose(
         delta, (alpha / r) * update.T, rtol=1e-4, atol=1e-5
     ):
-        raise AssertionError(f"{case}: the update is transposed: add (α/r) · B @ A, not A.T @ B.T.")
+        raise AssertionError(
+            tr(
+                "{case}: the update is transposed: add (α/r) · B @ A, not A.T @ B.T.",
+                case=case,
+            )
+        )
     implied = float((delta * update).sum() / (update * update).sum())  # least-squares factor
+    values = {"case": case, "factor": implied, "scale": alpha / r, "r": r}
     if torch.allclose(delta, implied * update, rtol=1e-4, atol=1e-5):
         named = [
-            (1.0, "no scale at all"),
-            (alpha, "α alone"),
-            (r / alpha, "r/α, upside down"),
-            (alpha / 4, "α/4: a hard-coded rank"),
+            (1.0, tr("no scale at all")),
+            (alpha, tr("α alone")),
+            (r / alpha, tr("r/α, upside down")),
+            (alpha / 4, tr("α/4: a hard-coded rank")),
         ]
         for value, what in named:
             if math.isclose(implied, value, rel_tol=1e-4):
                 raise AssertionError(
-                    f"{case}: your update is {implied:.4g} · B A ({what}); LoRA scales it by "
-                    f"α/r = {alpha / r:.4g}, with the rank r = A.shape[0] = {r}."
+                    tr(
+                        "{case}: your update is {factor:.4g} · B A ({what}); LoRA scales it by "
+                        "α/r = {scale:.4g}, with the rank r = A.shape[0] = {r}.",
+                        **values,
+                        what=what,
+                    )
                 )
         raise AssertionError(
-            f"{case}: your update is {implied:.4g} · B A; expected α/r = {alpha / r:.4g} "
-            f"(r = A.shape[0] = {r})."
+            tr(
+                "{case}: your update is {factor:.4g} · B A; expected α/r = {scale:.4g} "
+                "(r = A.shape[0] = {r}).",
+                **values,
+            )
         )
-    expect_tensor(got, expected, what=f"{case}: merged weight", hint="W' = W + (α/r) B A.")
+    expect_tensor(
+        got,
+        expected,
+        what=tr("{case}: merged weight", case=case),
+        hint=tr("W' = W + (α/r) B A."),
+    )
 
 
 def _quantize_cases() -> list[tuple[torch.Tensor, int]]:
@@ -719,6 +788,26 @@ def _dequantize(W: torch.Tensor, scale: torch.Tensor, qmax: float, rounding=torc
     return torch.clamp(rounding(W / scale), -qmax, qmax) * scale
 
 
+#: The typical mistakes of Exercise 9.2, in the order they are tried, and the hint naming each.
+QUANTIZE_MISTAKES = {
+    "per tensor": "one scale for the whole tensor (per tensor): per channel means one scale per "
+    "output row, W.abs().amax(dim=1, keepdim=True)",
+    "columns": "one scale per input column (dim=0): an output channel is a row of W, "
+    "reduce over dim=1",
+    "broadcast": "the scales have shape (d_out,) and broadcast along the last dim, so column j is "
+    "divided by row j's scale: keep the reduced dim, amax(dim=1, keepdim=True)",
+    "signed": "rows whose largest-magnitude weight is negative get clipped: the scale must come "
+    "from the largest |w|, W.abs().amax(...), not W.amax(...)",
+    "unsigned": "signed symmetric {bits}-bit codes run from −qmax to qmax with qmax = "
+    "2^(bits−1) − 1 = {qmax}; you used 2^bits − 1",
+    "qmax": "qmax = 2^(bits−1) − 1 = {qmax}, not 2^(bits−1) = {qmax_plus_one}: the codes are "
+    "symmetric, −qmax … qmax",
+    "trunc": "round to the nearest level (torch.round), not down (floor) or towards zero "
+    "(trunc, int conversion)",
+    "floor": "round to the nearest level (torch.round), not down (floor)",
+}
+
+
 def check_quantize_per_channel(quantize_per_channel: Callable[..., torch.Tensor]) -> None:
     """Check ``quantize_per_channel(W, bits)``: symmetric, one scale per output row, dequantised.
 
@@ -732,87 +821,90 @@ def check_quantize_per_channel(quantize_per_channel: Callable[..., torch.Tensor]
     ✓ quantize_per_channel: one scale max|row|/qmax per output row, codes in ±(2^(b−1) − 1)
     """
     for W, bits in _quantize_cases():
-        case = f"W of shape {tuple(W.shape)}, {W.dtype}, bits={bits}"
+        case = tr(
+            "W of shape {shape}, {dtype}, bits={bits}",
+            shape=tuple(W.shape),
+            dtype=W.dtype,
+            bits=bits,
+        )
+        hint = tr(
+            "The scales have shape (d_out,) and broadcast along the LAST dim of W "
+            "(its columns): keep the reduced dim, amax(dim=1, keepdim=True), so they "
+            "have shape (d_out, 1) and scale the rows."
+        )
+        args = (W.clone(), bits)
         got = _attempt_case(
             "quantize_per_channel",
             quantize_per_channel,
             case,
-            (W.clone(), bits),
-            [
-                (
-                    "must match the size",
-                    "The scales have shape (d_out,) and broadcast along the LAST dim of W "
-                    "(its columns): keep the reduced dim, amax(dim=1, keepdim=True), so they "
-                    "have shape (d_out, 1) and scale the rows.",
-                )
-            ],
+            args,
+            [("must match the size", hint)],
         )
         if got is NOT_ATTEMPTED:
             return
         expect(
-            isinstance(got, torch.Tensor), f"{case}: expected a tensor, got {type(got).__name__}."
+            isinstance(got, torch.Tensor),
+            tr("{case}: expected a tensor, got {kind}.", case=case, kind=type(got).__name__),
         )
         got = got.detach()
         expect(
             tuple(got.shape) == tuple(W.shape),
-            f"{case}: expected shape {tuple(W.shape)} (one value per weight), "
-            f"got {tuple(got.shape)}.",
+            tr(
+                "{case}: expected shape {want} (one value per weight), got {got}.",
+                case=case,
+                want=tuple(W.shape),
+                got=tuple(got.shape),
+            ),
         )
         qmax = 2 ** (bits - 1) - 1
         row_scale = W.abs().amax(dim=1, keepdim=True) / qmax
         expected = _dequantize(W, row_scale, qmax)
         if not got.is_floating_point() or torch.equal(got.to(W.dtype), torch.round(W / row_scale)):
             raise AssertionError(
-                f"{case}: you returned the integer codes q; return the dequantised "
-                "weights q · scale."
+                tr(
+                    "{case}: you returned the integer codes q; return the dequantised "
+                    "weights q · scale.",
+                    case=case,
+                )
             )
         expect(
             got.dtype == W.dtype,
-            f"{case}: expected dtype {W.dtype} like W, got {got.dtype}.",
+            tr(
+                "{case}: expected dtype {want} like W, got {got}.",
+                case=case,
+                want=W.dtype,
+                got=got.dtype,
+            ),
         )
         if torch.allclose(got, expected, rtol=1e-5, atol=0):
             continue
-        mistakes = {
-            "one scale for the whole tensor (per tensor): per channel means one scale per "
-            "output row, W.abs().amax(dim=1, keepdim=True)": _dequantize(
-                W, W.abs().max() / qmax, qmax
-            ),
-            "one scale per input column (dim=0): an output channel is a row of W, "
-            "reduce over dim=1": _dequantize(W, W.abs().amax(dim=0, keepdim=True) / qmax, qmax),
-            "the scales have shape (d_out,) and broadcast along the last dim, so column j is "
-            "divided by row j's scale: keep the reduced dim, amax(dim=1, keepdim=True)": (
-                _dequantize(W, row_scale.T, qmax) if W.shape[0] == W.shape[1] else None
-            ),
-            "rows whose largest-magnitude weight is negative get clipped: the scale must come "
-            "from the largest |w|, W.abs().amax(...), not W.amax(...)": _dequantize(
-                W, W.amax(dim=1, keepdim=True) / qmax, qmax
-            ),
-            f"signed symmetric {bits}-bit codes run from −qmax to qmax with qmax = "
-            f"2^(bits−1) − 1 = {qmax}; you used 2^bits − 1": _dequantize(
-                W,
-                W.abs().amax(dim=1, keepdim=True) / (2**bits - 1),
-                2**bits - 1,
-            ),
-            f"qmax = 2^(bits−1) − 1 = {qmax}, not 2^(bits−1) = {qmax + 1}: the codes are "
-            "symmetric, −qmax … qmax": _dequantize(
-                W, W.abs().amax(dim=1, keepdim=True) / (qmax + 1), qmax + 1
-            ),
-            "round to the nearest level (torch.round), not down (floor) or towards zero "
-            "(trunc, int conversion)": _dequantize(W, row_scale, qmax, torch.trunc),
-            "round to the nearest level (torch.round), not down (floor)": _dequantize(
-                W, row_scale, qmax, torch.floor
-            ),
+        largest = W.abs().amax(dim=1, keepdim=True)
+        mistakes = {  # the keys of QUANTIZE_MISTAKES, in the same order
+            "per tensor": _dequantize(W, W.abs().max() / qmax, qmax),
+            "columns": _dequantize(W, W.abs().amax(dim=0, keepdim=True) / qmax, qmax),
+            "broadcast": _dequantize(W, row_scale.T, qmax) if W.shape[0] == W.shape[1] else None,
+            "signed": _dequantize(W, W.amax(dim=1, keepdim=True) / qmax, qmax),
+            "unsigned": _dequantize(W, largest / (2**bits - 1), 2**bits - 1),
+            "qmax": _dequantize(W, largest / (qmax + 1), qmax + 1),
+            "trunc": _dequantize(W, row_scale, qmax, torch.trunc),
+            "floor": _dequantize(W, row_scale, qmax, torch.floor),
         }
-        for hint, wrong in mistakes.items():
+        for key, wrong in mistakes.items():
             if wrong is not None and torch.allclose(got, wrong, rtol=1e-5, atol=0):
-                raise AssertionError(f"{case}: {hint}.")
+                values = {"bits": bits, "qmax": qmax, "qmax_plus_one": qmax + 1}
+                hint = tr(QUANTIZE_MISTAKES[key], **values)
+                raise AssertionError(tr("{case}: {hint}.", case=case, hint=hint))
         expect_tensor(
             got,
             expected,
-            what=f"{case}: quantize_per_channel(W, bits)",
-            hint="s = max|row| / qmax per row, q = clamp(round(W / s), −qmax, qmax), return q · s.",
+            what=tr("{case}: quantize_per_channel(W, bits)", case=case),
+            hint=tr(
+                "s = max|row| / qmax per row, q = clamp(round(W / s), −qmax, qmax), return q · s."
+            ),
         )
-    passed("quantize_per_channel: one scale max|row|/qmax per output row, codes in ±(2^(b−1) − 1)")
+    passed(
+        tr("quantize_per_channel: one scale max|row|/qmax per output row, codes in ±(2^(b−1) − 1)")
+    )
 
 
 def _megatron_cases() -> list[tuple[int, int, int, int, int, int]]:
@@ -851,13 +943,21 @@ def check_megatron_bytes(megatron_bytes: Callable[..., tuple]) -> None:
             return
         expect(
             isinstance(got, tuple | list) and len(got) == 2,
-            f"{case}: return a pair (forward_bytes, backward_bytes); got {type(got).__name__}.",
+            tr(
+                "{case}: return a pair (forward_bytes, backward_bytes); got {kind}.",
+                case=case,
+                kind=type(got).__name__,
+            ),
         )
         forward, backward = (_number(v) for v in got)
         expect(
             forward is not None and backward is not None,
-            f"{case}: expected two numbers, got {type(got[0]).__name__} and "
-            f"{type(got[1]).__name__}.",
+            tr(
+                "{case}: expected two numbers, got {first} and {second}.",
+                case=case,
+                first=type(got[0]).__name__,
+                second=type(got[1]).__name__,
+            ),
         )
         ring = 2 * (P - 1) / P
         expected = (ring * batch * d_out * size, ring * batch * d_in * size)
@@ -868,53 +968,64 @@ def check_megatron_bytes(megatron_bytes: Callable[..., tuple]) -> None:
             if abs(value - want) <= 1:  # a byte of slack for integer division
                 continue
             hint = _megatron_hint(what, value, args)
-            raise AssertionError(f"{case}: {what} bytes: expected {want:g}, got {value:g}. {hint}")
-    passed("megatron_bytes: forward all-reduces Y (batch × d_out), backward ∂L/∂X (batch × d_in)")
+            raise AssertionError(
+                tr(
+                    "{case}: {what} bytes: expected {want:g}, got {value:g}. {hint}",
+                    case=case,
+                    what=_direction(what),
+                    want=want,
+                    value=value,
+                    hint=hint,
+                )
+            )
+    passed(
+        tr("megatron_bytes: forward all-reduces Y (batch × d_out), backward ∂L/∂X (batch × d_in)")
+    )
+
+
+#: The typical wrong byte counts of Exercise 9.3, in the order they are tried, and their hints.
+MEGATRON_HINTS = {
+    "silent forward": "The forward pass needs one all-reduce: each process holds only part of Y.",
+    "silent backward": "The backward pass communicates too: the column-parallel layer's input "
+    "gradient ∂L/∂X = Σ_r ∂L/∂H_r W_r is a sum over processes, one all-reduce of (batch, d_in).",
+    "hidden": "The hidden activations (and their gradients) never leave their process: the "
+    "{what} all-reduce is of {tensor}, shape {shape}.",
+    "wrong tensor": "That is the size of the wrong tensor: the {what} all-reduce is of {tensor}, "
+    "shape {shape}.",
+    "whole": "That is the whole tensor, right for P = 2 only: a ring all-reduce sends "
+    "2(P−1)/P of it (here P = {P}).",
+    "half": "A ring all-reduce has two phases, reduce-scatter then all-gather, each sending "
+    "(P−1)/P of the tensor: 2(P−1)/P in all.",
+    "naive": "Sending the whole tensor to each of the P − 1 others is (P−1)·n; a ring "
+    "all-reduce sends only 2(P−1)/P · n per process.",
+    "elements": "That counts elements: multiply by element_size for bytes.",
+    "bits": "That counts bits: the question asks for bytes.",
+    "other": "Ring all-reduce: 2(P−1)/P · (number of elements of {tensor}) · element_size.",
+}
+
+
+def _direction(what: str) -> str:
+    """``"forward"`` or ``"backward"`` in the learner's language."""
+    return tr("forward") if what == "forward" else tr("backward")
 
 
 def _megatron_hint(what: str, value: float, args: tuple[int, ...]) -> str:
     batch, d_in, d_hidden, d_out, P, size = args
     ring = 2 * (P - 1) / P
     if what == "forward":
-        width, other, tensor, shape = d_out, d_in, "the output Y", "(batch, d_out)"
-        silent = "The forward pass needs one all-reduce: each process holds only part of Y."
+        width, other, tensor, shape = d_out, d_in, tr("the output Y"), "(batch, d_out)"
     else:
-        width, other, tensor, shape = d_in, d_out, "the input gradient ∂L/∂X", "(batch, d_in)"
-        silent = (
-            "The backward pass communicates too: the column-parallel layer's input gradient "
-            "∂L/∂X = Σ_r ∂L/∂H_r W_r is a sum over processes, one all-reduce of (batch, d_in)."
-        )
+        width, other, tensor, shape = d_in, d_out, tr("the input gradient ∂L/∂X"), "(batch, d_in)"
     candidates = [
-        (0.0, silent),
-        (
-            ring * batch * d_hidden * size,
-            "The hidden activations (and their gradients) never leave their process: the "
-            f"{what} all-reduce is of {tensor}, shape {shape}.",
-        ),
-        (
-            ring * batch * other * size,
-            f"That is the size of the wrong tensor: the {what} all-reduce is of {tensor}, "
-            f"shape {shape}.",
-        ),
-        (
-            batch * width * size,
-            "That is the whole tensor, right for P = 2 only: a ring all-reduce sends "
-            f"2(P−1)/P of it (here P = {P}).",
-        ),
-        (
-            (P - 1) / P * batch * width * size,
-            "A ring all-reduce has two phases, reduce-scatter then all-gather, each sending "
-            "(P−1)/P of the tensor: 2(P−1)/P in all.",
-        ),
-        (
-            (P - 1) * batch * width * size,
-            "Sending the whole tensor to each of the P − 1 others is (P−1)·n; a ring "
-            "all-reduce sends only 2(P−1)/P · n per process.",
-        ),
-        (ring * batch * width, "That counts elements: multiply by element_size for bytes."),
-        (8 * ring * batch * width * size, "That counts bits: the question asks for bytes."),
+        (0.0, f"silent {what}"),
+        (ring * batch * d_hidden * size, "hidden"),
+        (ring * batch * other * size, "wrong tensor"),
+        (batch * width * size, "whole"),
+        ((P - 1) / P * batch * width * size, "half"),
+        ((P - 1) * batch * width * size, "naive"),
+        (ring * batch * width, "elements"),
+        (8 * ring * batch * width * size, "bits"),
     ]
-    for wrong, hint in candidates:
-        if abs(value - wrong) <= 1:
-            return hint
-    return f"Ring all-reduce: 2(P−1)/P · (number of elements of {tensor}) · element_size."
+    key = next((key for wrong, key in candidates if abs(value - wrong) <= 1), "other")
+    values = {"what": _direction(what), "tensor": tensor, "shape": shape, "P": P}
+    return tr(MEGATRON_HINTS[key], **values)

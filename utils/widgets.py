@@ -298,14 +298,20 @@ def choice_slider(
     )
 
 
-def dropdown(description: str, options: Sequence[str], value: str) -> widgets.Dropdown:
-    """A ``Dropdown`` aligned with the sliders.
+def dropdown(
+    description: str, options: Sequence[str | tuple[str, str]], value: str
+) -> widgets.Dropdown:
+    """A ``Dropdown`` aligned with the sliders. An option is a value, or a ``(label, value)``
+    pair when what the learner reads (e.g. translated by ``utils.tr``) differs from the value.
 
     >>> dropdown("optimiser", ["SGD", "Adam"], "Adam").value
     'Adam'
+    >>> dropdown("data", [("two moons", "moons")], "moons").label
+    'two moons'
     """
-    if value not in options:
-        raise ValueError(f"{description} must be one of {tuple(options)}; got {value!r}")
+    values = [option[1] if isinstance(option, tuple) else option for option in options]
+    if value not in values:
+        raise ValueError(f"{description} must be one of {tuple(values)}; got {value!r}")
     return widgets.Dropdown(
         options=list(options),
         value=value,
