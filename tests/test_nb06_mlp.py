@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import itertools
 import threading
@@ -639,5 +640,18 @@ def test_the_prefetch_worker_ends_when_idle_or_closed(monkeypatch):
     other.controls["depth"].value = 2
     _idle(other)  # done: no thread stays behind
     assert not [t for t in threading.enumerate() if t.name == "nb06-prefetch" and t.is_alive()]
+    gone = nb.build_demo(width=2, steps=500)
+    gone.controls["width"].value = 4
+    prefetch = gone.prefetch
+    assert prefetch.thread is not None  # at work
+    for widget in [gone.widget, gone.image, gone.readout, *gone.controls.values()]:
+        widget.close()  # ipywidgets keeps every open widget (and so the demo) alive
+    del gone, widget
+    gc.collect()  # the demo is collected: its worker is told to stop after its chunk
+    assert prefetch.closed
+    thread = prefetch.thread
+    if thread is not None:
+        thread.join(5.0)
+    assert prefetch.thread is None
     monkeypatch.setattr(nb, "PREFETCH", False)
     assert nb.build_demo().prefetch.thread is None

@@ -393,7 +393,7 @@ class _Prefetch:
         while True:
             with self._wake:
                 while self.jobs and (time.monotonic() < self.start_at or _Prefetch.busy.is_set()):
-                    self._wake.wait(max(self.start_at - time.monotonic(), 0.005))
+                    self._wake.wait(max(self.start_at - time.monotonic(), 0.02))
                 if not self.jobs or self.closed:
                     self.thread = None
                     return
