@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import itertools
+import threading
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -589,3 +591,67 @@ def test_the_notebooks_own_solution_passes(name, check, capsys):
     answer = definitions_from_notebook(NOTEBOOK, name)[name]  # the solution cell comes last
     check(answer)
     assert capsys.readouterr().out.startswith(PASS_MARK)
+
+
+def _idle(demo, timeout=30.0):
+    """Wait until the demo's prefetch worker has nothing left to do and has ended."""
+    thread = demo.prefetch.thread
+    if thread is not None:
+        thread.join(timeout)
+    assert demo.prefetch.thread is None or not demo.prefetch.thread.is_alive()
+
+
+def test_a_prefetched_setting_equals_one_trained_on_demand(monkeypatch):
+    monkeypatch.setattr(nb, "PREFETCH", True)
+    nb.boundary_history.cache_clear()
+    demo = nb.build_demo(width=4, dropout=0.1, steps=150, dataset="spirals")
+    demo.controls["width"].value = 8  # the next width, 16, is prefetched first
+    _idle(demo)
+    setting = (16, 1, 0.0, 0.1, "spirals")
+    prefetched = nb.boundary_history(*setting)
+    assert prefetched.training.step == 150
+    torch.rand(3)  # the global RNG moved on meanwhile: on demand must not care
+    fresh = nb.boundary_history.__wrapped__(*setting)
+    fresh.train_to(150)
+    assert sorted(prefetched.states) == sorted(fresh.states)
+    for step, state in fresh.states.items():
+        for name, value in state.items():
+            assert torch.equal(prefetched.states[step][name], value), (step, name)
+    for column in ("steps", "train_loss", "train_acc", "val_loss", "val_acc"):
+        assert torch.equal(getattr(prefetched.run, column), getattr(fresh.run, column)), column
+    demo.controls["width"].value = 16  # shows the prefetched run: the same picture data
+    assert "trained before" in demo.readout.value
+    _, _, P = nb.decision_grid(fresh.model, limits=nb.BOUNDARY_LIMITS["spirals"], resolution=80)
+    torch.testing.assert_close(prefetched.frames[150][2], P, rtol=0, atol=0)
+    demo.prefetch.close()
+    _idle(demo)
+
+
+def test_the_prefetch_worker_ends_when_idle_or_closed(monkeypatch):
+    monkeypatch.setattr(nb, "PREFETCH", True)
+    demo = nb.build_demo(width=2, steps=500)
+    demo.controls["width"].value = 4
+    assert len(demo.prefetch.jobs) <= 8
+    demo.prefetch.close()  # mid-work: the worker stops after its chunk
+    _idle(demo, timeout=5.0)
+    demo.controls["width"].value = 8  # a closed demo schedules nothing
+    assert demo.prefetch.jobs == [] and demo.prefetch.thread is None
+    other = nb.build_demo(width=2, steps=50)
+    other.controls["depth"].value = 2
+    _idle(other)  # done: no thread stays behind
+    assert not [t for t in threading.enumerate() if t.name == "nb06-prefetch" and t.is_alive()]
+    gone = nb.build_demo(width=2, steps=500)
+    gone.controls["width"].value = 4
+    prefetch = gone.prefetch
+    assert prefetch.thread is not None  # at work
+    for widget in [gone.widget, gone.image, gone.readout, *gone.controls.values()]:
+        widget.close()  # ipywidgets keeps every open widget (and so the demo) alive
+    del gone, widget
+    gc.collect()  # the demo is collected: its worker is told to stop after its chunk
+    assert prefetch.closed
+    thread = prefetch.thread
+    if thread is not None:
+        thread.join(5.0)
+    assert prefetch.thread is None
+    monkeypatch.setattr(nb, "PREFETCH", False)
+    assert nb.build_demo().prefetch.thread is None

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import threading
 import time
+import weakref
 from collections import namedtuple
 from collections.abc import Sequence
 
@@ -336,13 +338,129 @@ def boundary_history(width, depth, weight_decay=0.0, dropout=0.0, dataset="moons
         return BoundaryHistory(X[:80], y[:80], model, val=(X[80:], y[80:]), **fit)
 
 
+# --- prefetch: train the settings one slider step away while the demo is idle -----------------
+
+#: Held by whoever touches the global torch state for the demo's runs (the RNG that
+#: ``boundary_history`` and ``train_to`` fork, the thread count ``threads`` sets): the main
+#: thread while it draws, the prefetch worker for one chunk of ``PREFETCH_CHUNK`` steps.
+_TORCH_LOCK = threading.RLock()
+PREFETCH_CHUNK = 25  # steps per chunk: ~5-8 ms, the longest a key press waits for the worker
+#: Prefetch in demos built from now on: None = only under IPython (a kernel), where cells are
+#: guarded (:func:`_pause_for_cells`); True/False = always/never (tests).
+PREFETCH: bool | None = None
+PREFETCH_DELAY = 0.03  # s after a picture before the worker starts (the PNG is sent meanwhile)
+_SLIDERS = {"width": WIDTHS, "depth": (1, 2, 3), "weight_decay": WEIGHT_DECAYS, "dropout": DROPOUTS}
+
+
+class _Prefetch:
+    """One daemon worker per demo that trains the neighbouring settings up to the current step
+    count in chunks, holding ``_TORCH_LOCK`` per chunk. A new schedule cancels the pending work;
+    ``busy`` (the main thread drawing, or a notebook cell running) holds the worker between
+    chunks. The thread ends when there is nothing left to do, so an idle demo keeps no thread."""
+
+    busy = threading.Event()  # shared: a running cell pauses every demo's worker
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self.jobs: list[tuple] = []  # (setting, steps), nearest first; at most 8
+        self.generation, self.closed, self.thread = 0, False, None
+        self.start_at = 0.0
+
+    def schedule(self, jobs: list[tuple]) -> None:
+        with self._wake:
+            if self.closed:
+                return
+            self.generation += 1
+            self.jobs, self.start_at = list(jobs[:8]), time.monotonic() + PREFETCH_DELAY
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._work, daemon=True, name="nb06-prefetch")
+                self.thread.start()
+            self._wake.notify()
+
+    def cancel(self) -> None:
+        with self._wake:
+            self.generation += 1
+            self.jobs = []
+
+    def close(self) -> None:
+        with self._wake:
+            self.closed = True
+            self.generation += 1
+            self.jobs = []
+            self._wake.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while self.jobs and (time.monotonic() < self.start_at or _Prefetch.busy.is_set()):
+                    self._wake.wait(max(self.start_at - time.monotonic(), 0.02))
+                if not self.jobs or self.closed:
+                    self.thread = None
+                    return
+                generation, (setting, steps) = self.generation, self.jobs[0]
+            with _TORCH_LOCK:  # one chunk; the main thread waits at most this long
+                if generation != self.generation or _Prefetch.busy.is_set():
+                    continue
+                history = boundary_history(*setting)
+                target = min(steps, history.training.step + PREFETCH_CHUNK)
+                history.train_to(target)
+            with self._wake:
+                if generation == self.generation and target >= steps and self.jobs:
+                    self.jobs.pop(0)
+
+
+def _neighbours(values: dict, before: dict | None) -> list[tuple]:
+    """The settings one slider step away from ``values``, the slider moved last (in the
+    direction it moved) first; each as the ``boundary_history`` arguments."""
+    moved = next((n for n in _SLIDERS if before and values[n] != before.get(n)), None)
+    order = sorted(_SLIDERS, key=lambda name: name != moved)
+    found = []
+    for name in order:
+        options, index = _SLIDERS[name], _SLIDERS[name].index(values[name])
+        steps = (1, -1)
+        if name == moved and _SLIDERS[name].index(before[name]) > index:
+            steps = (-1, 1)
+        for step in steps:
+            if 0 <= index + step < len(options):
+                setting = {**values, name: options[index + step]}
+                names = ("width", "depth", "weight_decay", "dropout", "dataset")
+                found.append(tuple(setting[k] for k in names))
+    return found
+
+
+def _pause_for_cells() -> bool:
+    """While a notebook cell runs, the workers start no chunk, and the cell waits for the
+    running chunk to end: the cell's random numbers and thread count are its own. False
+    outside IPython, where nothing guards the caller's code against a worker's chunk."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    if getattr(shell, "_nb06_prefetch_hooks", False):
+        return True
+
+    def pre(*_args: object) -> None:
+        _Prefetch.busy.set()
+        with _TORCH_LOCK:
+            pass
+
+    shell.events.register("pre_run_cell", pre)
+    shell.events.register("post_run_cell", lambda *_args: _Prefetch.busy.clear())
+    shell._nb06_prefetch_hooks = True
+    return True
+
+
 def draw_decision_boundary(fig, width, depth, weight_decay, dropout, steps, dataset="moons"):
     """Draw one snapshot on ``fig`` (artists made on first use, then updated); return a readout.
     The setting's run is trained on first if it has not reached ``steps`` yet."""
-    history = boundary_history(width, depth, weight_decay, dropout, dataset)
-    start, seconds = history.training.step, history.training.seconds
-    trained = history.train_to(steps)
-    seconds = history.training.seconds - seconds
+    with _TORCH_LOCK:  # a prefetch chunk ends first; no chunk runs meanwhile
+        history = boundary_history(width, depth, weight_decay, dropout, dataset)
+        start, seconds = history.training.step, history.training.seconds
+        trained = history.train_to(steps)
+        seconds = history.training.seconds - seconds
     if not trained:
         how = tr("a snapshot of a run trained before")
     elif start == 0:
@@ -413,8 +531,25 @@ def build_demo(width=16, depth=1, weight_decay=0.0, dropout=0.0, steps=300, data
         ),
     }
     shown = {}
+    prefetch = _Prefetch()
+    enabled = _pause_for_cells() if PREFETCH is None else PREFETCH
 
     def update(fig: Figure, **values) -> tuple[str, bytes]:
+        prefetch.cancel()
+        in_cell = _Prefetch.busy.is_set()  # a running cell's pause stays on after the move
+        _Prefetch.busy.set()
+        try:
+            text, png = _update(fig, **values)
+        finally:
+            if not in_cell:
+                _Prefetch.busy.clear()
+        if enabled:
+            neighbours = _neighbours(values, shown.get("values"))
+            prefetch.schedule([(setting, values["steps"]) for setting in neighbours])
+        shown["values"] = values
+        return text, png
+
+    def _update(fig: Figure, **values) -> tuple[str, bytes]:
         text = draw_decision_boundary(fig, **values)
         setting = [value for name, value in values.items() if name != "steps"]
         setting.append(fig.nb06_artists["curves_end"])  # a step that trained on grew the curves
@@ -423,7 +558,10 @@ def build_demo(width=16, depth=1, weight_decay=0.0, dropout=0.0, steps=300, data
         shown.update(dataset=values["dataset"], setting=setting)
         return text, png
 
-    return slider_demo(draw_decision_boundary, controls, figsize=(9.0, 4.0), update=update)
+    demo = slider_demo(draw_decision_boundary, controls, figsize=(9.0, 4.0), update=update)
+    demo.prefetch = prefetch  # tests; close() ends the worker
+    weakref.finalize(demo, prefetch.close)
+    return demo
 
 
 # --- §7 exercise checks -------------------------------------------------------------------------
