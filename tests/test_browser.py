@@ -120,18 +120,22 @@ class _LatencyReport:
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
-        if SLIDER_LATENCIES:
-            lines = _latency_lines()
-            terminalreporter.section("browser slider latency (key press -> new image)")
-            for line in lines:
-                terminalreporter.write_line(line)
-            LATENCY_REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        if SLIDER_DRAGS:
-            lines = _drag_lines()
-            terminalreporter.section("browser slider drags (~1 s mouse drag per slider)")
-            for line in lines:
-                terminalreporter.write_line(line)
-            DRAG_REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        reports = (
+            (
+                SLIDER_LATENCIES,
+                _latency_lines,
+                "slider latency (key press -> new image)",
+                LATENCY_REPORT,
+            ),
+            (SLIDER_DRAGS, _drag_lines, "slider drags (~1 s mouse drag per slider)", DRAG_REPORT),
+        )
+        for rows, make_lines, title, path in reports:
+            if rows:
+                lines = make_lines()
+                terminalreporter.section(f"browser {title}")
+                for line in lines:
+                    terminalreporter.write_line(line)
+                path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _latency_lines() -> list[str]:
